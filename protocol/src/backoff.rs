@@ -1,0 +1,117 @@
+//! Retry and polling schedules: exponential growth from `base_ms`, capped at `cap_ms`, with
+//! jitter drawn by the caller (the browser's `Math.random`, the relay's RNG), so the schedule
+//! itself stays a pure function. Also `Retry-After` (delta-seconds) parsing.
+
+/// An exponential schedule: attempt `n` waits about `base_ms · 2ⁿ`, never more than `cap_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Delay before the first retry, in milliseconds.
+    pub base_ms: u64,
+    /// Largest delay, in milliseconds.
+    pub cap_ms: u64,
+}
+
+impl Backoff {
+    /// The capture module's wait for the cookie and session: 100 ms growing to 5 s (one check
+    /// per 5 s from about 6 s on; never gives up while the page is open).
+    pub const POLL: Backoff = Backoff {
+        base_ms: 100,
+        cap_ms: 5_000,
+    };
+    /// The capture module's retry of a failed binding POST: 1 s growing to 60 s.
+    pub const SEND: Backoff = Backoff {
+        base_ms: 1_000,
+        cap_ms: 60_000,
+    };
+
+    /// The un-jittered delay before retry number `attempt` (0-based).
+    pub fn ceiling(&self, attempt: u32) -> u64 {
+        let factor = 1u64.checked_shl(attempt.min(63)).unwrap_or(u64::MAX);
+        self.base_ms.saturating_mul(factor).min(self.cap_ms)
+    }
+
+    /// The delay before retry `attempt` with "equal jitter": half fixed, half scaled by
+    /// `jitter` ∈ [0, 1) (values outside are clamped). Spreads clients that failed together
+    /// while keeping the schedule's growth.
+    pub fn delay(&self, attempt: u32, jitter: f64) -> u64 {
+        let ceiling = self.ceiling(attempt);
+        let half = ceiling / 2;
+        let jitter = if jitter.is_nan() {
+            0.0
+        } else {
+            jitter.clamp(0.0, 1.0)
+        };
+        half + (((ceiling - half) as f64) * jitter) as u64
+    }
+
+    /// The delay before retry `attempt`, honouring a server's `Retry-After` (seconds): never
+    /// sooner than the server asked, never later than `max(cap, retry_after)`.
+    pub fn delay_after(&self, attempt: u32, jitter: f64, retry_after_secs: Option<u64>) -> u64 {
+        let own = self.delay(attempt, jitter);
+        match retry_after_secs {
+            Some(secs) => own.max(secs.saturating_mul(1000)),
+            None => own,
+        }
+    }
+}
+
+/// Parses a `Retry-After` header's delta-seconds form (`"120"`); HTTP dates and garbage read
+/// as `None`, so the caller falls back to its own schedule.
+pub fn parse_retry_after(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_schedule_grows_from_100ms_to_5s() {
+        let delays: alloc::vec::Vec<u64> = (0..10).map(|n| Backoff::POLL.ceiling(n)).collect();
+        assert_eq!(
+            delays,
+            [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000, 5000]
+        );
+        assert_eq!(Backoff::POLL.ceiling(u32::MAX), 5000);
+    }
+
+    #[test]
+    fn poll_checks_at_most_every_5s_after_the_first_minute() {
+        let mut elapsed = 0;
+        let mut checks_after_minute = 0;
+        for n in 0..200 {
+            elapsed += Backoff::POLL.ceiling(n);
+            if elapsed > 60_000 && elapsed <= 120_000 {
+                checks_after_minute += 1;
+            }
+        }
+        assert_eq!(checks_after_minute, 12);
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_full_ceiling() {
+        let b = Backoff::SEND;
+        assert_eq!(b.delay(0, 0.0), 500);
+        assert_eq!(b.delay(0, 0.999_999), 999);
+        assert_eq!(b.delay(3, 0.5), 6000);
+        assert_eq!(b.delay(20, 1.0), 60_000);
+        assert_eq!(b.delay(2, f64::NAN), 2000);
+        assert_eq!(b.delay(2, -3.0), 2000);
+    }
+
+    #[test]
+    fn retry_after_is_honoured() {
+        let b = Backoff::SEND;
+        assert_eq!(b.delay_after(0, 0.0, Some(30)), 30_000);
+        assert_eq!(b.delay_after(5, 1.0, Some(1)), 32_000);
+        assert_eq!(b.delay_after(0, 0.0, None), 500);
+        assert_eq!(parse_retry_after(" 120 "), Some(120));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after(""), None);
+    }
+}

@@ -1,0 +1,218 @@
+//! The traffic touchpoint of a page view: where the visitor came from, as the capture module
+//! sees it on the landing page, and how the relay reads it as source / medium.
+
+use alloc::borrow::{Cow, ToOwned};
+use alloc::string::String;
+
+use crate::binding::Touch;
+
+/// The query parameters a touchpoint keeps, in the order of [`Touch`]'s fields.
+pub const UTM_KEYS: [&str; 5] = [
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+];
+
+/// Longest value kept for any touchpoint field; longer values are cut at a char boundary.
+pub const MAX_FIELD_LEN: usize = 256;
+
+impl Touch {
+    /// Builds the touchpoint of a page view.
+    ///
+    /// - `search`: the landing URL's query string, with or without the leading `?`;
+    /// - `path`: the landing path (`location.pathname`), kept without query or fragment;
+    /// - `referrer`: `document.referrer`; only its host is kept, and not at all when it is
+    ///   `page_host` (a navigation inside the site is not a traffic source);
+    /// - `ts`: client time in milliseconds since the epoch.
+    pub fn from_page(search: &str, path: &str, referrer: &str, page_host: &str, ts: u64) -> Self {
+        let mut touch = Touch {
+            path: clip(path.split(['?', '#']).next().unwrap_or_default()),
+            ts,
+            ..Touch::default()
+        };
+        let query = search.strip_prefix('?').unwrap_or(search);
+        let query = query.split('#').next().unwrap_or_default();
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = form_decode(key);
+            let Some(slot) = touch.utm_slot(&key) else {
+                continue;
+            };
+            if slot.is_empty() {
+                *slot = clip(&form_decode(value));
+            }
+        }
+        let host = referrer_host(referrer);
+        if !host.eq_ignore_ascii_case(page_host) {
+            touch.r#ref = clip(&host);
+        }
+        touch
+    }
+
+    fn utm_slot(&mut self, key: &str) -> Option<&mut String> {
+        Some(match key {
+            "utm_source" => &mut self.utm_source,
+            "utm_medium" => &mut self.utm_medium,
+            "utm_campaign" => &mut self.utm_campaign,
+            "utm_content" => &mut self.utm_content,
+            "utm_term" => &mut self.utm_term,
+            _ => return None,
+        })
+    }
+
+    /// True for a direct visit: no `utm_source` and no external referrer.
+    pub fn is_direct(&self) -> bool {
+        self.utm_source.is_empty() && self.r#ref.is_empty()
+    }
+
+    /// The traffic source: `utm_source`, else the referrer host, else `(direct)`.
+    pub fn source(&self) -> &str {
+        if !self.utm_source.is_empty() {
+            &self.utm_source
+        } else if !self.r#ref.is_empty() {
+            &self.r#ref
+        } else {
+            "(direct)"
+        }
+    }
+
+    /// The traffic medium: `utm_medium`, else `referral` for a referred visit, else `(none)`.
+    pub fn medium(&self) -> &str {
+        if !self.utm_medium.is_empty() {
+            &self.utm_medium
+        } else if !self.r#ref.is_empty() {
+            "referral"
+        } else {
+            "(none)"
+        }
+    }
+}
+
+/// The host of a referrer URL (`https://user@yandex.ru:443/search?q=1` → `yandex.ru`),
+/// lowercased; empty when there is none.
+pub fn referrer_host(referrer: &str) -> Cow<'_, str> {
+    let after_scheme = referrer
+        .split_once("://")
+        .map_or(referrer, |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if host_port.starts_with('[') {
+        host_port.split_inclusive(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space); invalid UTF-8
+/// is replaced rather than dropped.
+pub fn form_decode(component: &str) -> Cow<'_, str> {
+    if component.contains('+') {
+        let spaced = component.replace('+', " ");
+        Cow::Owned(
+            percent_encoding::percent_decode_str(&spaced)
+                .decode_utf8_lossy()
+                .into_owned(),
+        )
+    } else {
+        percent_encoding::percent_decode_str(component).decode_utf8_lossy()
+    }
+}
+
+fn clip(value: &str) -> String {
+    if value.len() <= MAX_FIELD_LEN {
+        return value.to_owned();
+    }
+    let mut end = MAX_FIELD_LEN;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utm_fields_from_query() {
+        let t = Touch::from_page(
+            "?utm_source=yandex&utm_medium=cpc&utm_campaign=spring+sale&utm_content=%D0%B1%D0%B0%D0%BD%D0%BD%D0%B5%D1%80&utm_term=a%26b&gclid=x",
+            "/landing",
+            "",
+            "shop.example",
+            1_732_500_000_000,
+        );
+        assert_eq!(t.utm_source, "yandex");
+        assert_eq!(t.utm_medium, "cpc");
+        assert_eq!(t.utm_campaign, "spring sale");
+        assert_eq!(t.utm_content, "баннер");
+        assert_eq!(t.utm_term, "a&b");
+        assert_eq!(t.path, "/landing");
+        assert_eq!(t.ts, 1_732_500_000_000);
+        assert!(!t.is_direct());
+        assert_eq!((t.source(), t.medium()), ("yandex", "cpc"));
+    }
+
+    #[test]
+    fn first_occurrence_wins_and_fragment_is_ignored() {
+        let t = Touch::from_page("utm_source=a&utm_source=b#utm_medium=c", "/", "", "x", 0);
+        assert_eq!(t.utm_source, "a");
+        assert_eq!(t.utm_medium, "");
+    }
+
+    #[test]
+    fn referrer_keeps_host_only_and_drops_own_site() {
+        let t = Touch::from_page(
+            "",
+            "/p",
+            "https://Yandex.RU:443/search/?text=secret",
+            "shop.example",
+            0,
+        );
+        assert_eq!(t.r#ref, "yandex.ru");
+        assert_eq!((t.source(), t.medium()), ("yandex.ru", "referral"));
+        let internal = Touch::from_page("", "/p", "https://shop.example/cart", "shop.example", 0);
+        assert_eq!(internal.r#ref, "");
+        assert!(internal.is_direct());
+        assert_eq!(
+            (internal.source(), internal.medium()),
+            ("(direct)", "(none)")
+        );
+    }
+
+    #[test]
+    fn referrer_host_edge_cases() {
+        assert_eq!(referrer_host(""), "");
+        assert_eq!(referrer_host("https://user:pw@host.ru/x"), "host.ru");
+        assert_eq!(referrer_host("http://[::1]:8080/"), "[::1]");
+        assert_eq!(
+            referrer_host("android-app://com.google.app/"),
+            "com.google.app"
+        );
+    }
+
+    #[test]
+    fn path_drops_query_and_long_values_are_clipped() {
+        let long = "я".repeat(200);
+        let t = Touch::from_page(&alloc::format!("utm_term={long}"), "/a?b=c#d", "", "", 0);
+        assert_eq!(t.path, "/a");
+        assert!(t.utm_term.len() <= MAX_FIELD_LEN);
+        assert!(long.starts_with(&t.utm_term));
+    }
+
+    #[test]
+    fn form_decode_handles_plus_and_bad_bytes() {
+        assert_eq!(form_decode("a+b%20c"), "a b c");
+        assert_eq!(form_decode("%FF"), "\u{FFFD}");
+    }
+}
