@@ -1,0 +1,1 @@
+//! aidlink relay: see the module map below as modules land.
