@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs what `npm start` and `npm test` need, and only what is missing (TOOLCHAIN.md):
+# the wasm32 target, wasm-bindgen-cli 0.2.130, npm devDependencies (binaryen 132 = wasm-opt,
+# playwright-core, vite), Debian's chromium + chromium-driver. Warm runs take seconds.
+# Source it (`. scripts/setup.sh`) to also get PATH with node_modules/.bin first (P1: Debian's
+# wasm-opt 108 produces broken modules).
+set -euo pipefail
+
+AIDLINK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WASM_BINDGEN_VERSION="0.2.130"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+setup_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        say "cargo not found: install Rust with rustup (https://rustup.rs), then run again"
+        return 1
+    fi
+    (
+        cd "$AIDLINK_ROOT"
+        if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+            say "adding the wasm32-unknown-unknown target"
+            rustup target add wasm32-unknown-unknown
+        fi
+        for component in rustfmt clippy; do
+            if ! rustup component list --installed 2>/dev/null | grep -q "^${component}"; then
+                say "adding rustup component ${component}"
+                rustup component add "$component"
+            fi
+        done
+    )
+    if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen ${WASM_BINDGEN_VERSION}" ]; then
+        # Not --locked: the registry mirror lacks one locked dependency (TOOLCHAIN.md).
+        say "installing wasm-bindgen-cli ${WASM_BINDGEN_VERSION} (about 2 minutes, once)"
+        cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    fi
+}
+
+setup_npm() {
+    local stamp="$AIDLINK_ROOT/node_modules/.package-lock.json"
+    if [ ! -f "$stamp" ] || [ "$AIDLINK_ROOT/package.json" -nt "$stamp" ] \
+        || { [ -f "$AIDLINK_ROOT/package-lock.json" ] && [ "$AIDLINK_ROOT/package-lock.json" -nt "$stamp" ]; }; then
+        say "installing npm devDependencies"
+        (cd "$AIDLINK_ROOT" && npm install --no-audit --no-fund)
+    fi
+}
+
+setup_chromium() {
+    if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        say "Chromium is missing. Install the Debian packages 'chromium' and 'chromium-driver'"
+        say "(sudo apt-get install -y chromium chromium-driver), then run again."
+        return 1
+    fi
+    say "installing chromium and chromium-driver with apt (about a minute, once)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
+setup_rust
+setup_npm
+setup_chromium
+
+export PATH="$AIDLINK_ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export CHROMEDRIVER=/usr/bin/chromedriver
+# Never let the wasm test runner pick Firefox by accident (TOOLCHAIN.md).
+unset GECKODRIVER || true

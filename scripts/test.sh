@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `npm test`: everything, in the order a failure is cheapest to find. Installs what is missing
+# first (scripts/setup.sh), stops at the first failing step, ends with one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+
+passed=0
+step() {
+    local name="$1"
+    shift
+    printf '\n=== %s\n' "$name"
+    local started=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1))
+        printf '=== %s: ok (%ss)\n' "$name" $((SECONDS - started))
+    else
+        local status=$?
+        printf '=== %s: FAILED (exit %s)\n' "$name" "$status"
+        printf '\nsteps: %s passed, 1 failed\n' "$passed"
+        exit "$status"
+    fi
+}
+
+step "format" cargo fmt --all --check
+step "clippy (host)" cargo clippy --workspace --all-targets -- -D warnings
+step "clippy (wasm32)" cargo clippy -p aidlink --target wasm32-unknown-unknown -- -D warnings
+step "host tests" cargo test --workspace
+step "browser and node tests (wasm-bindgen-test)" cargo test -p aidlink --target wasm32-unknown-unknown
+step "release bundle" bash scripts/build-wasm.sh
+step "release smoke test" node scripts/smoke-release.mjs
+step "relay binary" cargo build -p aidlink-relay
+step "end-to-end and npm package tests" node --test --test-concurrency=1 tests/e2e/ tests/npm/
+step "size report" bash scripts/size.sh
+
+printf '\nsteps: %s passed, 0 failed\n' "$passed"
