@@ -1,1 +1,38 @@
-//! placeholder
+//! aidlink capture: binds the RTB House visitor id (cookie `__r_aid_v__`) to the Calltouch
+//! session, hands it to Calltouch (`ct('set_attrs', …)`) and sends the binding to the aidlink
+//! relay, once per (session, id). Compiled to WebAssembly; shipped as a `<script>` tag
+//! (`www/loader/`) and as the npm package `aidlink`.
+//!
+//! The data path, in module order:
+//! - [`config`]: `data-*` attributes / npm options → validated [`config::Config`] (pure).
+//! - [`page`]: guarded access to the host page (cookies, `ct`, storage, timers, console).
+//! - [`session`]: the Calltouch session and visitor ids, in order of preference.
+//! - [`agent`]: the state machine: wait for both ids → hand to Calltouch → queue → deliver.
+//! - [`watch`]: what makes the agent look again (cookie changes, visibility, SPA navigation)
+//!   and flush (page hidden or left).
+//! - [`send`]: one delivery (gloo-net, keepalive) and `sendBeacon`.
+//! - [`pending`]: what survives a reload in `localStorage` (pure).
+//! - `entry`: the functions behind `window.aidlink` and npm `start()`.
+//!
+//! Wire types and parsing rules shared with the relay live in `aidlink-protocol`.
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod config;
+pub mod pending;
+pub mod send;
+
+#[cfg(target_arch = "wasm32")]
+pub mod agent;
+#[cfg(target_arch = "wasm32")]
+mod entry;
+#[cfg(target_arch = "wasm32")]
+pub mod page;
+#[cfg(target_arch = "wasm32")]
+pub mod session;
+#[cfg(target_arch = "wasm32")]
+pub mod watch;
+
+#[cfg(target_arch = "wasm32")]
+pub use entry::{deny_consent, grant_consent, start_tag, status, stop};

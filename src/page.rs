@@ -1,0 +1,164 @@
+//! Guarded access to the host page: every call that can throw (a hostile `document.cookie`
+//! getter, `ct` that is not a function, disabled storage, a missing `fetch`) is caught here
+//! and read as "absent", so nothing the page does can make the module throw, and nothing the
+//! module does can throw into the page.
+
+use alloc::string::String;
+use js_sys::{Function, Reflect};
+use wasm_bindgen::{prelude::*, JsCast};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = console, js_name = log)]
+    fn console_log(line: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_namespace = console, js_name = error)]
+    fn console_error(line: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_namespace = console, js_name = warn)]
+    fn console_warn(line: &str) -> Result<(), JsValue>;
+}
+
+/// `console.log`, never throwing.
+pub fn log(line: &str) {
+    let _ = console_log(line);
+}
+
+/// `console.error`, never throwing (the one line for a bad configuration).
+pub fn error(line: &str) {
+    let _ = console_error(line);
+}
+
+/// `console.warn`, never throwing.
+pub fn warn(line: &str) {
+    let _ = console_warn(line);
+}
+
+/// The page's `window`, if this is a page.
+pub fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+/// `document.cookie`, or empty when there is none or the getter throws.
+pub fn cookies() -> String {
+    window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.unchecked_into::<web_sys::HtmlDocument>().cookie().ok())
+        .unwrap_or_default()
+}
+
+/// `obj[key]`, or `undefined` when reading throws.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() && !obj.is_function() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `window[key]`, or `undefined`.
+pub fn global(key: &str) -> JsValue {
+    window().map_or(JsValue::UNDEFINED, |w| get(&w, key))
+}
+
+/// A string or a finite number as an id string (`261374990` and `"261374990"` alike).
+pub fn id_string(value: &JsValue) -> Option<String> {
+    if let Some(s) = value.as_string() {
+        return Some(s);
+    }
+    let n = value
+        .as_f64()
+        .filter(|n| n.is_finite() && n.fract() == 0.0 && *n >= 0.0)?;
+    js_sys::Number::from(n)
+        .to_string_with_radix(10)
+        .ok()
+        .map(String::from)
+}
+
+/// `window.ct` when it is a function.
+pub fn ct() -> Option<Function> {
+    global("ct").dyn_into::<Function>().ok()
+}
+
+/// `ct(a, b)`; `None` when it throws.
+pub fn call_ct(ct: &Function, a: &str, b: &str) -> Option<JsValue> {
+    ct.call2(
+        &JsValue::UNDEFINED,
+        &JsValue::from_str(a),
+        &JsValue::from_str(b),
+    )
+    .ok()
+}
+
+/// True when the page has a callable global `fetch`.
+pub fn has_fetch() -> bool {
+    global("fetch").is_function()
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// `Math.random()`, for retry jitter.
+pub fn random() -> f64 {
+    js_sys::Math::random()
+}
+
+/// `localStorage`, when the page may use it (disabled storage and sandboxed frames throw).
+fn storage() -> Option<web_sys::Storage> {
+    window()?.local_storage().ok().flatten()
+}
+
+/// Reads a `localStorage` value; `None` on any error.
+pub fn load(key: &str) -> Option<String> {
+    storage()?.get_item(key).ok().flatten()
+}
+
+/// Writes (or, for an empty value, removes) a `localStorage` value; quota and disabled-storage
+/// errors are swallowed: the module then simply forgets across page loads.
+pub fn save(key: &str, value: &str) {
+    if let Some(storage) = storage() {
+        let _ = if value.is_empty() {
+            storage.remove_item(key)
+        } else {
+            storage.set_item(key, value)
+        };
+    }
+}
+
+/// `setTimeout(f, ms)`; the handle, or `None` when timers are unavailable.
+pub fn set_timeout(ms: u64, f: impl FnOnce() + 'static) -> Option<i32> {
+    let callback = Closure::once_into_js(f);
+    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+    window()?
+        .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), ms)
+        .ok()
+}
+
+/// `clearTimeout(handle)`.
+pub fn clear_timeout(handle: i32) {
+    if let Some(w) = window() {
+        w.clear_timeout_with_handle(handle);
+    }
+}
+
+/// The `location` fields a touchpoint needs: search, pathname, hostname, and the referrer.
+pub fn landing() -> (String, String, String, String) {
+    let location = global("location");
+    let field = |key| get(&location, key).as_string().unwrap_or_default();
+    let referrer = window()
+        .and_then(|w| w.document())
+        .map(|d| d.referrer())
+        .unwrap_or_default();
+    (
+        field("search"),
+        field("pathname"),
+        field("hostname"),
+        referrer,
+    )
+}
+
+/// Resolves `url` against `base` (`new URL(url, base).href`); `None` unless http(s).
+pub fn resolve(url: &str, base: &str) -> Option<String> {
+    let parsed = web_sys::Url::new_with_base(url, base).ok()?;
+    let protocol = parsed.protocol();
+    (protocol == "https:" || protocol == "http:").then(|| parsed.href())
+}

@@ -1,0 +1,123 @@
+//! What makes the agent look again, besides its backoff poll: Cookie Store `change` events
+//! where the browser has them, `visibilitychange`, `pageshow`, `popstate`, SPA navigation via
+//! `history.pushState` / `replaceState`; and what makes it flush: `pagehide` and the page
+//! being hidden.
+
+use alloc::rc::Weak;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use js_sys::{Function, Reflect};
+use wasm_bindgen::{prelude::*, JsCast};
+use web_sys::EventTarget;
+
+use crate::agent::{self, Agent};
+use crate::page;
+
+type Listener = (EventTarget, &'static str, Closure<dyn FnMut()>);
+
+/// The listeners an agent installed; removed by [`Watchers::remove`].
+pub struct Watchers {
+    listeners: Vec<Listener>,
+    history: Vec<(&'static str, Function, JsValue)>,
+}
+
+fn on(target: &JsValue, event: &'static str, f: impl FnMut() + 'static) -> Option<Listener> {
+    let target: EventTarget = target.clone().dyn_into().ok()?;
+    let closure = Closure::<dyn FnMut()>::new(f);
+    target
+        .add_event_listener_with_callback(event, closure.as_ref().unchecked_ref())
+        .ok()?;
+    Some((target, event, closure))
+}
+
+fn hidden() -> bool {
+    let document = page::global("document");
+    page::get(&document, "visibilityState")
+        .as_string()
+        .as_deref()
+        == Some("hidden")
+}
+
+/// Runs `f` with the agent if it still exists.
+fn with(weak: &Weak<RefCell<Agent>>, f: fn(&agent::Shared)) {
+    if let Some(agent) = weak.upgrade() {
+        f(&agent);
+    }
+}
+
+fn recheck(agent: &agent::Shared) {
+    agent::check(agent);
+    agent::kick(agent);
+}
+
+impl Watchers {
+    /// Installs every trigger for the agent behind `weak`.
+    pub fn install(weak: Weak<RefCell<Agent>>) -> Watchers {
+        let window: JsValue = page::window().map_or(JsValue::UNDEFINED, Into::into);
+        let document = page::global("document");
+        let mut listeners = Vec::new();
+        let w = weak.clone();
+        listeners.extend(on(&document, "visibilitychange", move || {
+            with(&w, if hidden() { agent::flush } else { recheck });
+        }));
+        for event in ["pageshow", "popstate"] {
+            let w = weak.clone();
+            listeners.extend(on(&window, event, move || with(&w, recheck)));
+        }
+        let w = weak.clone();
+        listeners.extend(on(&window, "pagehide", move || with(&w, agent::flush)));
+        let cookie_store = page::global("cookieStore");
+        if cookie_store.is_object() {
+            let w = weak.clone();
+            listeners.extend(on(&cookie_store, "change", move || with(&w, recheck)));
+        }
+        let history = wrap_history(weak);
+        Watchers { listeners, history }
+    }
+
+    /// Removes the listeners and, where nobody wrapped them after us, restores the history
+    /// methods.
+    pub fn remove(self) {
+        for (target, event, closure) in &self.listeners {
+            let _ =
+                target.remove_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
+        }
+        let history = page::global("history");
+        for (name, original, ours) in self.history {
+            if page::get(&history, name) == ours {
+                let _ = Reflect::set(&history, &JsValue::from_str(name), &original);
+            }
+        }
+    }
+}
+
+/// Replaces `history.pushState` / `replaceState` with functions that call the original
+/// (same `this`, same arguments, same return value), then look again on the next tick — so a
+/// page's navigation never waits on, or fails because of, aidlink. The wrappers live as long
+/// as the page: someone may wrap them again after us, so they are never freed.
+fn wrap_history(weak: Weak<RefCell<Agent>>) -> Vec<(&'static str, Function, JsValue)> {
+    let history = page::global("history");
+    let mut wrapped = Vec::new();
+    for name in ["pushState", "replaceState"] {
+        let Ok(original) = page::get(&history, name).dyn_into::<Function>() else {
+            continue;
+        };
+        let w = weak.clone();
+        let call = original.clone();
+        let target = history.clone();
+        let wrapper = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
+            move |state: JsValue, unused: JsValue, url: JsValue| {
+                let result = call.call3(&target, &state, &unused, &url);
+                let w = w.clone();
+                page::set_timeout(0, move || with(&w, recheck));
+                result
+            },
+        );
+        let ours: JsValue = wrapper.into_js_value();
+        if Reflect::set(&history, &JsValue::from_str(name), &ours).is_ok() {
+            wrapped.push((name, original, ours));
+        }
+    }
+    wrapped
+}
