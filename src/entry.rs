@@ -166,7 +166,8 @@ pub fn status() -> JsValue {
         Global::Idle => Some(idle("loading", None)),
     });
     let status = status.unwrap_or_else(|| idle("waiting", None));
-    serde_wasm_bindgen::to_value(&status).unwrap_or(JsValue::NULL)
+    let plain = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+    serde::Serialize::serialize(&status, &plain).unwrap_or(JsValue::NULL)
 }
 
 fn idle(state: &'static str, last_error: Option<String>) -> Status {

@@ -1,0 +1,494 @@
+//! The capture module in headless Chromium against a real `document.cookie`, a real Calltouch
+//! queue stub replaced later by a simulated `init.js`, and a fetch recorder in place of the
+//! relay. Run: `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p aidlink --target wasm32-unknown-unknown`.
+#![cfg(target_arch = "wasm32")]
+
+use aidlink::agent::{self, Shared};
+use aidlink::config::{Config, RawConfig};
+use aidlink::pending::{PENDING_KEY, SENT_KEY};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(module = "/tests/page_fixture.js")]
+extern "C" {
+    fn reset();
+    #[wasm_bindgen(js_name = setCookie)]
+    fn set_cookie(name: &str, value: &str);
+    #[wasm_bindgen(js_name = installFetch)]
+    fn install_fetch(statuses: Vec<u16>, retry_after: u32);
+    #[wasm_bindgen(js_name = removeFetch)]
+    fn remove_fetch();
+    fn attempts() -> u32;
+    #[wasm_bindgen(js_name = attemptTimes)]
+    fn attempt_times() -> Vec<f64>;
+    fn delivered() -> Vec<String>;
+    #[wasm_bindgen(js_name = lastType)]
+    fn last_type() -> String;
+    #[wasm_bindgen(js_name = installCtStub)]
+    fn install_ct_stub();
+    #[wasm_bindgen(js_name = loadCtInit)]
+    fn load_ct_init(session: &str);
+    #[wasm_bindgen(js_name = queuedCtCalls)]
+    fn queued_ct_calls() -> i32;
+    #[wasm_bindgen(js_name = attrsCalls)]
+    fn attrs_calls() -> Vec<JsValue>;
+    #[wasm_bindgen(js_name = setCt)]
+    fn set_ct(value: JsValue);
+    #[wasm_bindgen(js_name = setCallValue)]
+    fn set_call_value(value: JsValue);
+    #[wasm_bindgen(js_name = storageValue)]
+    fn storage_value(key: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = setStorageValue)]
+    fn set_storage_value(key: &str, value: &str);
+    #[wasm_bindgen(js_name = breakCookies)]
+    fn break_cookies();
+    #[wasm_bindgen(js_name = restoreCookies)]
+    fn restore_cookies();
+    #[wasm_bindgen(js_name = breakStorage)]
+    fn break_storage();
+    #[wasm_bindgen(js_name = restoreStorage)]
+    fn restore_storage();
+    fn sleep(ms: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = pushState)]
+    fn push_state(path: &str);
+    #[wasm_bindgen(js_name = makeScript)]
+    fn make_script(attrs: JsValue) -> web_sys::Element;
+    #[wasm_bindgen(js_name = parseAttr)]
+    fn parse_attr(json: &str, key: &str) -> JsValue;
+}
+
+const AID: &str = "AbCdEf0123456789xyz";
+const ENDPOINT: &str = "https://relay.test/v1/bindings";
+
+async fn wait(ms: u32) {
+    let _ = JsFuture::from(sleep(ms)).await;
+}
+
+/// Waits up to `ms` for `cond`, checking every 50 ms.
+async fn wait_for(ms: u32, cond: impl Fn() -> bool) -> bool {
+    for _ in 0..ms / 50 {
+        if cond() {
+            return true;
+        }
+        wait(50).await;
+    }
+    cond()
+}
+
+fn config(edit: impl FnOnce(&mut RawConfig)) -> Config {
+    let mut raw = RawConfig {
+        site: Some("38342".into()),
+        mod_id: Some("vwgixinz".into()),
+        ..RawConfig::default()
+    };
+    edit(&mut raw);
+    raw.validate().expect("valid test config")
+}
+
+thread_local! {
+    static STARTED: std::cell::RefCell<Vec<Shared>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn start(edit: impl FnOnce(&mut RawConfig)) -> Shared {
+    let agent = agent::start(config(edit), ENDPOINT.into());
+    STARTED.with(|s| s.borrow_mut().push(agent.clone()));
+    agent
+}
+
+/// A clean page: agents of earlier tests stopped (even when they failed), cookies, storage,
+/// `ct`, `call_value` cleared, a fresh fetch recorder answering 204.
+fn fresh() {
+    STARTED.with(|s| s.borrow_mut().drain(..).for_each(|a| agent::stop(&a)));
+    reset();
+}
+
+fn status(agent: &Shared) -> aidlink::agent::Status {
+    agent.borrow().status()
+}
+
+fn body_field(body: &str, key: &str) -> JsValue {
+    parse_attr(body, key)
+}
+
+#[wasm_bindgen_test]
+async fn cookie_first_then_session_from_calltouch_init() {
+    fresh();
+    install_ct_stub();
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct", "2200000000464647719");
+    let agent = start(|_| {});
+    wait(400).await;
+    assert_eq!(attempts(), 0, "no session yet: nothing sent");
+    assert_eq!(
+        queued_ct_calls(),
+        0,
+        "the queue stub is not called while polling"
+    );
+    let s = status(&agent);
+    assert!(s.cookie && !s.session);
+    assert_eq!(s.state, "waiting");
+
+    load_ct_init("261374990");
+    assert!(
+        wait_for(6000, || delivered().len() == 1).await,
+        "binding sent once init.js is in"
+    );
+    let body = &delivered()[0];
+    assert_eq!(body_field(body, "aid").as_string().as_deref(), Some(AID));
+    assert_eq!(
+        body_field(body, "session").as_string().as_deref(),
+        Some("261374990")
+    );
+    assert_eq!(
+        body_field(body, "site").as_string().as_deref(),
+        Some("38342")
+    );
+    assert_eq!(
+        body_field(body, "ct_client").as_string().as_deref(),
+        Some("2200000000464647719")
+    );
+    assert_eq!(body_field(body, "v").as_f64(), Some(1.0));
+    assert!(body_field(body, "touch").is_object());
+    assert!(
+        last_type().starts_with("text/plain;charset=UTF-8|true|omit"),
+        "CORS simple request, keepalive, no cookies: {}",
+        last_type()
+    );
+    let s = status(&agent);
+    assert_eq!((s.state, s.sent, s.session), ("bound", 1, true));
+    let attrs = attrs_calls();
+    assert_eq!(attrs.len(), 1, "set_attrs handed once");
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn session_first_cookie_three_seconds_later() {
+    fresh();
+    set_cookie("_ct_session_id", "77001");
+    let agent = start(|r| r.mod_id = None);
+    wait(3000).await;
+    assert_eq!(attempts(), 0);
+    assert!(status(&agent).session);
+    set_cookie("__r_aid_v__", AID);
+    assert!(
+        wait_for(4000, || delivered().len() == 1).await,
+        "sent soon after the cookie appears"
+    );
+    assert_eq!(
+        body_field(&delivered()[0], "session")
+            .as_string()
+            .as_deref(),
+        Some("77001")
+    );
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn cookie_never_arrives_nothing_sent_no_error() {
+    fresh();
+    set_cookie("_ct_session_id", "77002");
+    let agent = start(|_| {});
+    wait(1500).await;
+    assert_eq!(attempts(), 0);
+    let s = status(&agent);
+    assert_eq!((s.state, s.cookie, s.session), ("waiting", false, true));
+    assert_eq!(s.last_error, None);
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn malformed_values_are_treated_as_absent() {
+    fresh();
+    set_cookie("__r_aid_v__", "a%20b");
+    set_cookie("x__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "null");
+    set_call_value(JsValue::from_str("undefined"));
+    set_cookie("_ct_ids", "vwgixinz%3A99999%3A5555");
+    let agent = start(|_| {});
+    wait(800).await;
+    assert_eq!(
+        attempts(),
+        0,
+        "invalid id, other site's _ct_ids, null session: nothing sent"
+    );
+    assert!(!status(&agent).cookie && !status(&agent).session);
+    set_cookie("_ct_ids", "vwgixinz%3A38342%3A5555");
+    set_cookie("__r_aid_v__", "%22Quoted_123%22");
+    wait(800).await;
+    assert_eq!(
+        attempts(),
+        0,
+        "a percent-encoded quote decodes into an invalid id"
+    );
+    set_cookie("__r_aid_v__", "\"Quoted_123\"");
+    assert!(wait_for(6000, || delivered().len() == 1).await);
+    let body = &delivered()[0];
+    assert_eq!(
+        body_field(body, "session").as_string().as_deref(),
+        Some("5555")
+    );
+    assert_eq!(
+        body_field(body, "aid").as_string().as_deref(),
+        Some("Quoted_123"),
+        "one pair of quotes stripped"
+    );
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn call_value_is_a_session_source() {
+    fresh();
+    set_cookie("__r_aid_v__", AID);
+    set_call_value(JsValue::from_f64(123456.0));
+    let agent = start(|r| r.mod_id = None);
+    assert!(wait_for(2000, || delivered().len() == 1).await);
+    assert_eq!(
+        body_field(&delivered()[0], "session")
+            .as_string()
+            .as_deref(),
+        Some("123456")
+    );
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn consent_pending_then_granted() {
+    fresh();
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "77003");
+    let agent = start(|r| r.consent = Some("pending".into()));
+    wait(600).await;
+    assert_eq!(attempts(), 0);
+    let s = status(&agent);
+    assert_eq!(
+        (s.state, s.cookie, s.session),
+        ("consent_pending", false, false),
+        "nothing read"
+    );
+    agent::grant_consent(&agent);
+    assert!(wait_for(2000, || delivered().len() == 1).await);
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn consent_pending_then_denied_clears_storage() {
+    fresh();
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "77004");
+    set_storage_value(SENT_KEY, "b0000000000000001");
+    set_storage_value(PENDING_KEY, "b2\t{\"v\":1}\n");
+    let agent = start(|r| r.consent = Some("pending".into()));
+    agent::deny_consent(&agent);
+    agent::grant_consent(&agent);
+    wait(800).await;
+    assert_eq!(
+        attempts(),
+        0,
+        "denied: nothing sent, grant after deny does not restart"
+    );
+    assert_eq!(status(&agent).state, "denied");
+    assert_eq!(storage_value(SENT_KEY), None);
+    assert_eq!(storage_value(PENDING_KEY), None);
+}
+
+#[wasm_bindgen_test]
+async fn rtb_id_rotation_sends_again_reload_does_not() {
+    fresh();
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "77005");
+    let agent = start(|_| {});
+    assert!(wait_for(2000, || delivered().len() == 1).await);
+    agent::stop(&agent);
+    // A reload (a new agent, same storage) does not POST the same binding again.
+    let reloaded = start(|_| {});
+    wait(800).await;
+    assert_eq!(attempts(), 1);
+    // Safari rotated the id: a new binding.
+    set_cookie("__r_aid_v__", "NewId0123456789abcd");
+    push_state("/after-rotation");
+    assert!(wait_for(2000, || delivered().len() == 2).await);
+    assert_eq!(
+        body_field(&delivered()[1], "aid").as_string().as_deref(),
+        Some("NewId0123456789abcd")
+    );
+    assert_eq!(status(&reloaded).sent, 1);
+    agent::stop(&reloaded);
+}
+
+#[wasm_bindgen_test]
+async fn spa_navigation_to_a_new_session_sends_a_second_binding() {
+    fresh();
+    set_cookie("__r_aid_v__", AID);
+    install_ct_stub();
+    load_ct_init("880001");
+    let agent = start(|_| {});
+    assert!(wait_for(2000, || delivered().len() == 1).await);
+    wait(6000).await; // the poll is now at its 5 s ceiling
+    load_ct_init("880002");
+    push_state("/spa/next");
+    assert!(
+        wait_for(1000, || delivered().len() == 2).await,
+        "pushState triggers a check at once"
+    );
+    assert_eq!(
+        body_field(&delivered()[1], "session")
+            .as_string()
+            .as_deref(),
+        Some("880002")
+    );
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn unavailable_relay_503_then_204_is_sent_once_honouring_retry_after() {
+    fresh();
+    install_fetch(vec![503, 204], 2);
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "77006");
+    let agent = start(|_| {});
+    assert!(wait_for(5000, || delivered().len() == 1).await);
+    wait(1500).await;
+    assert_eq!(attempts(), 2, "one retry, then nothing more");
+    let times = attempt_times();
+    assert!(
+        times[1] - times[0] >= 1990.0,
+        "Retry-After: 2 honoured ({:?})",
+        times
+    );
+    let s = status(&agent);
+    assert_eq!((s.sent, s.last_error), (1, None));
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn relay_refusal_4xx_is_not_retried() {
+    fresh();
+    install_fetch(vec![400], 0);
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "77007");
+    let agent = start(|_| {});
+    wait(2500).await;
+    assert_eq!(attempts(), 1);
+    let s = status(&agent);
+    assert_eq!(s.sent, 0);
+    assert!(s.last_error.is_some());
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn set_attrs_gets_a_json_string_for_an_id_with_quote_like_characters() {
+    fresh();
+    let aid = "Ab'C`<d>&e=f_1%";
+    set_cookie(
+        "__r_aid_v__",
+        &js_sys::encode_uri_component(aid).as_string().unwrap(),
+    );
+    set_cookie("_ct_session_id", "77008");
+    install_ct_stub();
+    let agent = start(|r| r.attr_key = Some("rtb \"id\"".into()));
+    assert!(wait_for(2000, || delivered().len() == 1).await);
+    load_ct_init("77008");
+    let attrs = attrs_calls();
+    assert_eq!(
+        attrs.len(),
+        1,
+        "set_attrs queued on the stub, replayed by init.js"
+    );
+    let json = attrs[0]
+        .as_string()
+        .expect("set_attrs gets a JSON string, not an object");
+    assert_eq!(
+        parse_attr(&json, "rtb \"id\"").as_string().as_deref(),
+        Some(aid)
+    );
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn set_attrs_off_leaves_calltouch_alone() {
+    fresh();
+    install_ct_stub();
+    load_ct_init("77009");
+    set_cookie("__r_aid_v__", AID);
+    let agent = start(|r| r.set_attrs = Some("false".into()));
+    assert!(wait_for(2000, || delivered().len() == 1).await);
+    assert!(attrs_calls().is_empty());
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn hostile_page_never_makes_it_throw() {
+    fresh();
+    set_ct(JsValue::from_f64(42.0));
+    set_call_value(JsValue::from_str("123"));
+    break_cookies();
+    break_storage();
+    remove_fetch();
+    let agent = start(|_| {});
+    wait(500).await;
+    let s = status(&agent);
+    assert_eq!(
+        (s.state, s.cookie),
+        ("waiting", false),
+        "throwing cookie getter reads as no cookie"
+    );
+    restore_cookies();
+    set_cookie("__r_aid_v__", AID);
+    assert!(wait_for(2000, || status(&agent).cookie).await);
+    wait(300).await;
+    assert!(
+        status(&agent).last_error.is_some(),
+        "no fetch: retrying, not throwing"
+    );
+    install_fetch(vec![204], 0);
+    agent::flush(&agent); // page hidden: sendBeacon path with storage still broken
+    restore_storage();
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn pending_bindings_survive_to_the_next_page_load() {
+    fresh();
+    install_fetch(vec![503], 60);
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "77010");
+    let agent = start(|_| {});
+    assert!(wait_for(2000, || attempts() == 1).await);
+    agent::stop(&agent);
+    let stored = storage_value(PENDING_KEY).expect("undelivered binding kept in localStorage");
+    assert!(stored.contains("77010"));
+    install_fetch(vec![204], 0);
+    set_cookie("__r_aid_v__", "");
+    let next_page = start(|_| {});
+    assert!(
+        wait_for(2000, || delivered().len() == 1).await,
+        "sent on the next load, cookie or not"
+    );
+    assert_eq!(storage_value(PENDING_KEY), None);
+    agent::stop(&next_page);
+}
+
+#[wasm_bindgen_test]
+async fn two_script_tags_send_once() {
+    fresh();
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "77011");
+    let attrs = js_sys::Object::new();
+    js_sys::Reflect::set(&attrs, &"data-site".into(), &"38342".into()).unwrap();
+    let first = make_script(attrs.clone().into());
+    let second = make_script(attrs.into());
+    aidlink::start_tag(&first, "https://relay.test/aidlink.js");
+    aidlink::start_tag(&second, "https://relay.test/aidlink.js");
+    assert!(wait_for(2000, || delivered().len() == 1).await);
+    wait(800).await;
+    assert_eq!(attempts(), 1);
+    let status: JsValue = aidlink::status();
+    let state = js_sys::Reflect::get(&status, &"state".into()).unwrap();
+    assert_eq!(state.as_string().as_deref(), Some("bound"));
+    let sent = js_sys::Reflect::get(&status, &"sent".into()).unwrap();
+    assert_eq!(sent.as_f64(), Some(1.0));
+    aidlink::stop();
+}

@@ -1,0 +1,95 @@
+// Page fixtures for the browser tests: a real Calltouch queue stub and a simulated init.js, a
+// fetch recorder standing in for the relay, cookie helpers. Loaded by tests/browser.rs.
+export function reset() {
+  for (const pair of document.cookie.split(";")) {
+    const name = pair.split("=")[0].trim();
+    if (name) document.cookie = name + "=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/";
+  }
+  try { localStorage.clear(); } catch (e) {}
+  delete window.ct;
+  delete window.call_value;
+  window.__attrs = [];
+  installFetch([204]);
+}
+
+export function setCookie(name, value) {
+  document.cookie = name + "=" + value + "; path=/";
+}
+
+// Answers each request with the next status (the last one repeats); records every attempt.
+export function installFetch(statuses, retryAfter) {
+  window.__requests = [];
+  let i = 0;
+  window.fetch = async (request) => {
+    const status = statuses[Math.min(i++, statuses.length - 1)];
+    window.__requests.push({
+      status,
+      body: await request.text(),
+      type: request.headers.get("content-type"),
+      keepalive: request.keepalive,
+      credentials: request.credentials,
+      at: Date.now(),
+    });
+    const headers = retryAfter && status >= 500 ? { "Retry-After": String(retryAfter) } : {};
+    return new Response(null, { status, headers });
+  };
+}
+
+export function removeFetch() { window.fetch = undefined; }
+export function attempts() { return window.__requests.length; }
+export function attemptTimes() { return window.__requests.map((r) => r.at); }
+export function delivered() {
+  return window.__requests.filter((r) => r.status >= 200 && r.status < 300).map((r) => r.body);
+}
+export function lastType() {
+  const last = window.__requests[window.__requests.length - 1];
+  return last ? last.type + "|" + last.keepalive + "|" + last.credentials : "";
+}
+
+// The Calltouch loader's queue stub, as the real snippet installs it.
+export function installCtStub() {
+  window.ct = function () { (window.ct.callbacks = window.ct.callbacks || []).push(arguments); };
+  window.ct.loaded = false;
+  window.ct.callbacks = [];
+}
+
+// What https://mod.calltouch.ru/init.js does when it arrives: replace the stub, replay the queue.
+export function loadCtInit(sessionId) {
+  const queued = (window.ct && window.ct.callbacks) || [];
+  window.ct = function (command, argument) {
+    if (command === "calltracking_params") return { sessionId: sessionId, siteId: 38342 };
+    if (command === "set_attrs") window.__attrs.push(argument);
+  };
+  for (const args of queued) window.ct.apply(null, args);
+}
+
+export function queuedCtCalls() { return window.ct && window.ct.callbacks ? window.ct.callbacks.length : -1; }
+export function attrsCalls() { return window.__attrs.slice(); }
+export function setCt(value) { window.ct = value; }
+export function setCallValue(value) { window.call_value = value; }
+export function storageValue(key) { try { return localStorage.getItem(key); } catch (e) { return "error"; } }
+export function setStorageValue(key, value) { localStorage.setItem(key, value); }
+
+export function breakCookies() {
+  Object.defineProperty(document, "cookie", { configurable: true, get() { throw new Error("cookie getter throws"); }, set() { throw new Error("cookie setter throws"); } });
+}
+export function restoreCookies() { delete document.cookie; }
+
+let savedStorage = null;
+export function breakStorage() {
+  savedStorage = Object.getOwnPropertyDescriptor(window, "localStorage");
+  Object.defineProperty(window, "localStorage", { configurable: true, get() { throw new DOMException("denied", "SecurityError"); } });
+}
+export function restoreStorage() {
+  if (savedStorage) Object.defineProperty(window, "localStorage", savedStorage);
+  else delete window.localStorage;
+}
+
+export function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+export function pushState(path) { history.pushState({}, "", path); }
+export function makeScript(attrs) {
+  const el = document.createElement("script");
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  return el;
+}
+export function parseAttr(json, key) { return JSON.parse(json)[key]; }
