@@ -1,1 +1,5 @@
-//! aidlink relay: see the module map below as modules land.
+//! aidlink relay.
+pub mod config;
+pub mod decide;
+pub mod postback;
+pub mod webhook;

@@ -1,0 +1,532 @@
+//! The relay's TOML configuration (CONTRACT.md; every key with its default in
+//! `relay/relay.example.toml`), parsed with serde and validated as a whole: every problem is
+//! reported with its key path (`site[0].tagging_hash: must be 20 letters or digits`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`.
+    pub server: Server,
+    /// `[storage]`.
+    #[serde(default)]
+    pub storage: Storage,
+    /// `[rtbhouse]`.
+    #[serde(default)]
+    pub rtbhouse: RtbHouse,
+    /// `[[site]]`, one per Calltouch site.
+    #[serde(default)]
+    pub site: Vec<Site>,
+}
+
+/// `[server]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    pub listen: String,
+    /// Bearer token for `/v1/sites/*`. Required, at least 16 characters.
+    pub admin_token: String,
+    /// Folder with the capture bundle (`aidlink.js`, `aidlink_bg.wasm`), served at `/`.
+    /// Default `dist/script`.
+    pub assets_dir: PathBuf,
+    /// Folder served for any other path (the demo site). Default: none.
+    pub static_dir: Option<PathBuf>,
+    /// Binding POSTs accepted per client IP per minute. Default 120.
+    pub bindings_per_minute_per_ip: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is trusted for the client IP. Default none.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: "127.0.0.1:8080".into(),
+            admin_token: String::new(),
+            assets_dir: PathBuf::from("dist/script"),
+            static_dir: None,
+            bindings_per_minute_per_ip: 120,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// `[storage]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// `sqlite://PATH` (embedded, default `sqlite://aidlink.db`) or `postgres://…`.
+    pub url: String,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            url: "sqlite://aidlink.db".into(),
+        }
+    }
+}
+
+/// `[rtbhouse]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RtbHouse {
+    /// Postback URL; `{region}` is replaced by the site's region.
+    /// Default `https://{region}.creativecdn.com/partner/omni/postbacks`.
+    pub endpoint: String,
+    /// Timeout of one postback request, ms. Default 3000.
+    pub timeout_ms: u64,
+    /// How long a failing postback is retried before the dead letter. Default `24h`.
+    pub retry_for: String,
+    /// First retry delay, ms (doubles up to `retry_cap_ms`, with jitter). Default 1000.
+    pub retry_base_ms: u64,
+    /// Longest retry delay, ms. Default 600000 (10 min).
+    pub retry_cap_ms: u64,
+}
+
+impl Default for RtbHouse {
+    fn default() -> Self {
+        RtbHouse {
+            endpoint: "https://{region}.creativecdn.com/partner/omni/postbacks".into(),
+            timeout_ms: 3000,
+            retry_for: "24h".into(),
+            retry_base_ms: 1000,
+            retry_cap_ms: 600_000,
+        }
+    }
+}
+
+impl RtbHouse {
+    /// `retry_for` as a duration (validated at load).
+    pub fn retry_for(&self) -> Duration {
+        humantime::parse_duration(&self.retry_for).unwrap_or(Duration::from_secs(86_400))
+    }
+}
+
+/// One `[[site]]`: a Calltouch site and its RTB House integration settings.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Calltouch site id (numeric). Required.
+    pub id: String,
+    /// The on/off switch. Default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// RTB House PKEY. Required; never logged.
+    pub pkey: String,
+    /// RTB House ADVERTISER TAGGING HASH: 20 letters or digits. Required.
+    pub tagging_hash: String,
+    /// RTB House region. Default `omni`.
+    #[serde(default)]
+    pub region: Region,
+    /// Token in the webhook URL (`?token=`). Required; never logged.
+    pub webhook_token: String,
+    /// Origins allowed to POST bindings (`https://shop.example`). Default none.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Webhook source networks; empty = any. Default empty.
+    #[serde(default)]
+    pub webhook_ip_allow: Vec<IpNet>,
+    /// Which leads go. Default `["all_calls"]`.
+    #[serde(default = "default_metrics")]
+    pub metrics: Vec<Metric>,
+    /// Tag filter. Default: none.
+    #[serde(default)]
+    pub tags: TagFilter,
+    /// Traffic conditions, all must hold. Default none.
+    #[serde(default)]
+    pub traffic: Vec<TrafficCondition>,
+    /// Attribution model for traffic conditions. Default `last_non_direct`.
+    #[serde(default)]
+    pub attribution: Attribution,
+    /// Key of the RTB House id in Calltouch `attrs`. Default `__r_aid_v__`.
+    #[serde(default = "default_attr_key")]
+    pub attr_key: String,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_metrics() -> Vec<Metric> {
+    vec![Metric::AllCalls]
+}
+fn default_attr_key() -> String {
+    aidlink_protocol::cookie::RTB_COOKIE.into()
+}
+
+/// RTB House region (`{region}` in the endpoint).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Region {
+    /// EMEA (default).
+    #[default]
+    Omni,
+    /// Americas.
+    Us,
+    /// Asia-Pacific.
+    Asia,
+    /// Amsterdam.
+    Ams,
+}
+
+impl Region {
+    /// The host label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Region::Omni => "omni",
+            Region::Us => "us",
+            Region::Asia => "asia",
+            Region::Ams => "ams",
+        }
+    }
+}
+
+/// A lead metric (DOMAIN.md §5.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Every call.
+    AllCalls,
+    /// First call from a number.
+    UniqueCalls,
+    /// Target calls (final at call end).
+    TargetCalls,
+    /// Unique and target.
+    UniqueTargetCalls,
+    /// `status=unsuccessful`.
+    FailedCalls,
+    /// Every web-form request.
+    Requests,
+    /// Unique requests.
+    UniqueRequests,
+    /// Target requests.
+    TargetRequests,
+    /// Unique target requests.
+    UniqueTargetRequests,
+}
+
+/// `tags = { names = [], match = "any" }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TagFilter {
+    /// Tag names; empty = no tag filter.
+    pub names: Vec<String>,
+    /// `any` (default) or `all` of the names.
+    pub r#match: TagMatch,
+}
+
+/// How tag names combine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TagMatch {
+    /// At least one name.
+    #[default]
+    Any,
+    /// Every name.
+    All,
+}
+
+/// `{ field = "utm_source", op = "equals", value = "yandex" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficCondition {
+    /// Which traffic field.
+    pub field: TrafficField,
+    /// How it is compared (case-insensitive).
+    pub op: TrafficOp,
+    /// The value compared with.
+    pub value: String,
+}
+
+/// A traffic field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrafficField {
+    /// Source (utm_source, else referrer host, else `(direct)`).
+    Source,
+    /// Medium (utm_medium, else `referral` / `(none)`).
+    Medium,
+    /// `utm_source`.
+    UtmSource,
+    /// `utm_medium`.
+    UtmMedium,
+    /// `utm_campaign`.
+    UtmCampaign,
+    /// `utm_content`.
+    UtmContent,
+    /// `utm_term`.
+    UtmTerm,
+}
+
+impl TrafficField {
+    /// The config / reason name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrafficField::Source => "source",
+            TrafficField::Medium => "medium",
+            TrafficField::UtmSource => "utm_source",
+            TrafficField::UtmMedium => "utm_medium",
+            TrafficField::UtmCampaign => "utm_campaign",
+            TrafficField::UtmContent => "utm_content",
+            TrafficField::UtmTerm => "utm_term",
+        }
+    }
+}
+
+/// A traffic comparison (case-insensitive; no regexes by design).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrafficOp {
+    /// Equal.
+    Equals,
+    /// Not equal.
+    NotEquals,
+    /// Contains.
+    Contains,
+    /// Does not contain.
+    NotContains,
+}
+
+/// Attribution model for traffic conditions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attribution {
+    /// The last visit that was not direct; direct only when all were (default).
+    #[default]
+    LastNonDirect,
+    /// The last visit.
+    LastClick,
+    /// The first visit.
+    FirstClick,
+}
+
+/// One problem in a configuration, with its key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Key path, e.g. `site[0].tagging_hash`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax or a wrong type / unknown key (the message names the key).
+    #[error("{0}")]
+    Syntax(String),
+    /// Values that parse but are not acceptable; each names its key path.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+impl ConfigError {
+    /// Each problem on its own line, `path: message`.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            ConfigError::Invalid(problems) => problems.iter().map(ToString::to_string).collect(),
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().to_string();
+            ConfigError::Syntax(match e.span() {
+                Some(span) => {
+                    let line = text[..span.start].lines().count().max(1);
+                    format!("line {line}: {message}")
+                }
+                None => message,
+            })
+        })?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The site with Calltouch id `id`.
+    pub fn site(&self, id: &str) -> Option<&Site> {
+        self.site.iter().find(|s| s.id == id)
+    }
+
+    /// Every problem in the configuration.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut bad = |path: String, message: &str| {
+            out.push(Problem {
+                path,
+                message: message.into(),
+            })
+        };
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            bad(
+                "server.listen".into(),
+                "must be an address like 127.0.0.1:8080",
+            );
+        }
+        if self.server.admin_token.chars().count() < 16 {
+            bad(
+                "server.admin_token".into(),
+                "required, at least 16 characters",
+            );
+        }
+        if self.server.bindings_per_minute_per_ip == 0 {
+            bad(
+                "server.bindings_per_minute_per_ip".into(),
+                "must be at least 1",
+            );
+        }
+        let url = &self.storage.url;
+        let sqlite_ok = url.strip_prefix("sqlite://").is_some_and(|p| !p.is_empty());
+        if !sqlite_ok && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            bad(
+                "storage.url".into(),
+                "must be sqlite://PATH or postgres://…",
+            );
+        }
+        let endpoint = &self.rtbhouse.endpoint;
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+            bad("rtbhouse.endpoint".into(), "must be an http(s) URL");
+        }
+        if self.rtbhouse.timeout_ms == 0 {
+            bad("rtbhouse.timeout_ms".into(), "must be at least 1");
+        }
+        if humantime::parse_duration(&self.rtbhouse.retry_for).is_err() {
+            bad(
+                "rtbhouse.retry_for".into(),
+                "not a duration (\"24h\", \"90m\")",
+            );
+        }
+        if self.rtbhouse.retry_base_ms == 0
+            || self.rtbhouse.retry_cap_ms < self.rtbhouse.retry_base_ms
+        {
+            bad(
+                "rtbhouse.retry_cap_ms".into(),
+                "must be ≥ retry_base_ms ≥ 1",
+            );
+        }
+        for (i, site) in self.site.iter().enumerate() {
+            let p = |key: &str| format!("site[{i}].{key}");
+            if !aidlink_protocol::binding::is_site_id(&site.id) {
+                bad(p("id"), "must be the numeric Calltouch site id");
+            } else if self.site[..i].iter().any(|s| s.id == site.id) {
+                bad(p("id"), &format!("duplicate site id \"{}\"", site.id));
+            }
+            if site.pkey.trim().is_empty() {
+                bad(p("pkey"), "required (RTB House PKEY)");
+            }
+            let hash_ok = site.tagging_hash.len() == 20
+                && site.tagging_hash.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !hash_ok {
+                bad(p("tagging_hash"), "must be 20 letters or digits");
+            }
+            if site.webhook_token.chars().count() < 16 {
+                bad(p("webhook_token"), "required, at least 16 characters");
+            }
+            for (j, origin) in site.allowed_origins.iter().enumerate() {
+                if !is_origin(origin) {
+                    bad(
+                        format!("site[{i}].allowed_origins[{j}]"),
+                        "must be scheme://host[:port] with no path",
+                    );
+                }
+            }
+            for (j, tag) in site.tags.names.iter().enumerate() {
+                if tag.trim().is_empty() {
+                    bad(format!("site[{i}].tags.names[{j}]"), "must not be empty");
+                }
+            }
+            if site.attr_key.is_empty() {
+                bad(p("attr_key"), "must not be empty");
+            }
+        }
+        out
+    }
+}
+
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    (scheme == "https" || scheme == "http")
+        && !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@', ' '])
+}
+
+fn mask(secret: &str) -> &'static str {
+    if secret.is_empty() {
+        "(empty)"
+    } else {
+        "(set, hidden)"
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("server.listen", &self.server.listen)
+            .field("server.admin_token", &mask(&self.server.admin_token))
+            .field("storage.url", &self.storage.url)
+            .field("rtbhouse.endpoint", &self.rtbhouse.endpoint)
+            .field("site", &self.site)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Site")
+            .field("id", &self.id)
+            .field("enabled", &self.enabled)
+            .field("pkey", &mask(&self.pkey))
+            .field("tagging_hash", &self.tagging_hash)
+            .field("region", &self.region)
+            .field("webhook_token", &mask(&self.webhook_token))
+            .field("metrics", &self.metrics)
+            .field("tags", &self.tags)
+            .field("traffic", &self.traffic)
+            .field("attribution", &self.attribution)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,141 @@
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../relay.example.toml");
+
+fn with_site(extra: &str) -> String {
+    format!(
+        "[server]\nadmin_token = \"0123456789abcdef\"\n[[site]]\nid = \"38342\"\npkey = \"pk\"\n\
+         tagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\nwebhook_token = \"tok-0123456789abcdef\"\n{extra}"
+    )
+}
+
+#[test]
+fn example_file_is_valid_and_shows_the_defaults() {
+    let config = Config::parse(EXAMPLE).expect("relay.example.toml must validate");
+    let site = &config.site[0];
+    assert_eq!(config.server.listen, "127.0.0.1:8080");
+    assert_eq!(config.storage.url, "sqlite://aidlink.db");
+    assert_eq!(config.rtbhouse.timeout_ms, 3000);
+    assert_eq!(config.rtbhouse.retry_for(), Duration::from_secs(24 * 3600));
+    assert_eq!(site.metrics, vec![Metric::AllCalls]);
+    assert_eq!(site.attribution, Attribution::LastNonDirect);
+    assert_eq!(site.region, Region::Omni);
+    assert!(site.enabled);
+    // Every key the contract names appears in the example.
+    for key in [
+        "listen",
+        "admin_token",
+        "url",
+        "endpoint",
+        "timeout_ms",
+        "retry_for",
+        "id",
+        "enabled",
+        "pkey",
+        "tagging_hash",
+        "region",
+        "webhook_token",
+        "allowed_origins",
+        "webhook_ip_allow",
+        "metrics",
+        "tags",
+        "traffic",
+        "attribution",
+        "attr_key",
+    ] {
+        assert!(
+            EXAMPLE.contains(&format!("\n{key} =")),
+            "{key} missing from the example"
+        );
+    }
+}
+
+#[test]
+fn minimal_site_gets_the_contract_defaults() {
+    let config = Config::parse(&with_site("")).unwrap();
+    let site = config.site("38342").unwrap();
+    assert!(site.enabled);
+    assert_eq!(site.metrics, vec![Metric::AllCalls]);
+    assert_eq!(site.tags, TagFilter::default());
+    assert_eq!(site.attr_key, "__r_aid_v__");
+    assert_eq!(config.server.assets_dir, PathBuf::from("dist/script"));
+    assert!(config.site("1").is_none());
+}
+
+#[test]
+fn every_problem_is_reported_with_its_key_path() {
+    let text = "[server]\nlisten = \"nowhere\"\nadmin_token = \"short\"\n\
+        [storage]\nurl = \"mysql://x\"\n[rtbhouse]\nretry_for = \"soon\"\n\
+        [[site]]\nid = \"38342\"\npkey = \"\"\ntagging_hash = \"tooshort\"\nwebhook_token = \"t\"\n\
+        allowed_origins = [\"https://ok.example\", \"https://shop.example/path\"]\n\
+        [[site]]\nid = \"38342\"\npkey = \"p\"\ntagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\n\
+        webhook_token = \"tok-0123456789abcdef\"\n";
+    let lines = Config::parse(text).unwrap_err().lines();
+    let expected = [
+        "server.listen: must be an address like 127.0.0.1:8080",
+        "server.admin_token: required, at least 16 characters",
+        "storage.url: must be sqlite://PATH or postgres://…",
+        "rtbhouse.retry_for: not a duration (\"24h\", \"90m\")",
+        "site[0].pkey: required (RTB House PKEY)",
+        "site[0].tagging_hash: must be 20 letters or digits",
+        "site[0].webhook_token: required, at least 16 characters",
+        "site[0].allowed_origins[1]: must be scheme://host[:port] with no path",
+        "site[1].id: duplicate site id \"38342\"",
+    ];
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn unknown_keys_and_bad_enum_values_name_the_key() {
+    let err = Config::parse(&with_site("metrics = [\"all_calls\", \"every_call\"]\n")).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("every_call") && msg.starts_with("line "),
+        "{msg}"
+    );
+    let err = Config::parse(&with_site("enabeld = false\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("enabeld"), "{err}");
+    let err = Config::parse(&with_site(
+        "traffic = [{ field = \"utm_source\", op = \"regex\", value = \"x\" }]\n",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("regex"), "{err}");
+}
+
+#[test]
+fn filters_parse() {
+    let config = Config::parse(&with_site(
+        "metrics = [\"target_calls\", \"requests\"]\ntags = { names = [\"VIP\"], match = \"all\" }\n\
+         traffic = [{ field = \"utm_source\", op = \"not_contains\", value = \"Google\" }]\n\
+         attribution = \"first_click\"\nregion = \"asia\"\nwebhook_ip_allow = [\"92.118.66.0/23\"]\n",
+    ))
+    .unwrap();
+    let site = &config.site[0];
+    assert_eq!(site.metrics, vec![Metric::TargetCalls, Metric::Requests]);
+    assert_eq!(site.tags.r#match, TagMatch::All);
+    assert_eq!(site.traffic[0].op, TrafficOp::NotContains);
+    assert_eq!(site.attribution, Attribution::FirstClick);
+    assert_eq!(site.region.as_str(), "asia");
+    assert!(site.webhook_ip_allow[0].contains(&"92.118.67.1".parse::<std::net::IpAddr>().unwrap()));
+}
+
+#[test]
+fn debug_output_hides_secrets() {
+    let config = Config::parse(&with_site("")).unwrap();
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    assert!(!shown.contains("tok-0123456789abcdef"));
+    assert!(!shown.contains("\"pk\""));
+    assert!(shown.contains("(set, hidden)"));
+}
+
+#[test]
+fn unreadable_file_names_the_path() {
+    let err = Config::load(Path::new("/nonexistent/relay.toml")).unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with("/nonexistent/relay.toml: cannot read"));
+}

@@ -1,0 +1,235 @@
+//! Whether a lead goes to RTB House, per the operator's settings (DOMAIN.md §5), in order; the
+//! first "no" is the reason recorded. Pure: the store supplies the bindings and touchpoints.
+
+use aidlink_protocol::cookie::is_valid_aid;
+use aidlink_protocol::Touch;
+
+use crate::config::{Attribution, Metric, Site, TagMatch, TrafficField, TrafficOp};
+use crate::webhook::{Lead, LeadKind, Traffic};
+
+/// The decision about one lead event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Post it to RTB House with this visitor id.
+    Send {
+        /// The RTB House id.
+        aid: String,
+    },
+    /// A filter said no.
+    Filtered(Filter),
+    /// A call whose filters need its end; decided again at `calldisconnected`.
+    WaitingCallEnd,
+    /// No RTB House id for this lead (no binding, no `attrs`).
+    NoRtbId,
+    /// The site's integration is switched off.
+    SwitchedOff,
+    /// PKEY or tagging hash missing.
+    Misconfigured(&'static str),
+}
+
+/// The filter that dropped a lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// No selected metric matched.
+    Metric,
+    /// The tag filter did not match.
+    Tags,
+    /// A traffic condition on this field did not hold.
+    Traffic(TrafficField),
+}
+
+/// The coarse status of a decision (the list API's `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Queued for RTB House.
+    Sent,
+    /// Not sent, for good (unless a later event of the same lead changes it).
+    Filtered,
+    /// Waiting for the call to end.
+    Waiting,
+}
+
+impl Decision {
+    /// The recorded reason: `sent`, `filtered:metric`, `filtered:tags`,
+    /// `filtered:traffic:<field>`, `waiting:call_end`, `no_rtb_id`, `switched_off`,
+    /// `misconfigured:<what>`.
+    pub fn reason(&self) -> String {
+        match self {
+            Decision::Send { .. } => "sent".into(),
+            Decision::Filtered(Filter::Metric) => "filtered:metric".into(),
+            Decision::Filtered(Filter::Tags) => "filtered:tags".into(),
+            Decision::Filtered(Filter::Traffic(field)) => {
+                format!("filtered:traffic:{}", field.as_str())
+            }
+            Decision::WaitingCallEnd => "waiting:call_end".into(),
+            Decision::NoRtbId => "no_rtb_id".into(),
+            Decision::SwitchedOff => "switched_off".into(),
+            Decision::Misconfigured(what) => format!("misconfigured:{what}"),
+        }
+    }
+
+    /// The coarse status.
+    pub fn status(&self) -> Status {
+        match self {
+            Decision::Send { .. } => Status::Sent,
+            Decision::WaitingCallEnd => Status::Waiting,
+            _ => Status::Filtered,
+        }
+    }
+}
+
+/// The RTB House id for a lead: the binding found by session, else by Calltouch visitor id,
+/// else `attrs[attr_key]` (validated like the cookie).
+pub fn pick_aid(
+    by_session: Option<&str>,
+    by_client: Option<&str>,
+    lead: &Lead,
+    attr_key: &str,
+) -> Option<String> {
+    by_session
+        .or(by_client)
+        .or_else(|| lead.attrs.get(attr_key).map(String::as_str))
+        .filter(|aid| is_valid_aid(aid))
+        .map(str::to_string)
+}
+
+/// The touchpoint credited under `model`; `touches` are in time order.
+pub fn attributed(touches: &[Touch], model: Attribution) -> Option<&Touch> {
+    match model {
+        Attribution::LastClick => touches.last(),
+        Attribution::FirstClick => touches.first(),
+        Attribution::LastNonDirect => touches
+            .iter()
+            .rev()
+            .find(|t| !t.is_direct())
+            .or(touches.last()),
+    }
+}
+
+/// Decides one lead event for `site`, given its RTB House id (see [`pick_aid`]) and the
+/// visitor's touchpoints in time order.
+pub fn decide(site: &Site, lead: &Lead, aid: Option<&str>, touches: &[Touch]) -> Decision {
+    if !site.enabled {
+        return Decision::SwitchedOff;
+    }
+    if site.pkey.trim().is_empty() {
+        return Decision::Misconfigured("pkey");
+    }
+    if site.tagging_hash.trim().is_empty() {
+        return Decision::Misconfigured("tagging_hash");
+    }
+    let Some(aid) = aid else {
+        return Decision::NoRtbId;
+    };
+    if lead.kind == LeadKind::Call && !lead.is_call_end() && needs_call_end(site) {
+        return Decision::WaitingCallEnd;
+    }
+    if !site.metrics.iter().any(|m| metric_matches(*m, lead)) {
+        return Decision::Filtered(Filter::Metric);
+    }
+    if !tags_match(site, lead) {
+        return Decision::Filtered(Filter::Tags);
+    }
+    let fields = match attributed(touches, site.attribution) {
+        Some(touch) => TrafficView::Touch(touch),
+        None => TrafficView::Webhook(&lead.traffic),
+    };
+    for condition in &site.traffic {
+        if !holds(condition.op, fields.get(condition.field), &condition.value) {
+            return Decision::Filtered(Filter::Traffic(condition.field));
+        }
+    }
+    Decision::Send {
+        aid: aid.to_string(),
+    }
+}
+
+/// Any metric other than "all calls", or any tag filter, is only final at the call's end.
+fn needs_call_end(site: &Site) -> bool {
+    !site.tags.names.is_empty()
+        || site.metrics.iter().any(|m| {
+            matches!(
+                m,
+                Metric::UniqueCalls
+                    | Metric::TargetCalls
+                    | Metric::UniqueTargetCalls
+                    | Metric::FailedCalls
+            )
+        })
+}
+
+fn metric_matches(metric: Metric, lead: &Lead) -> bool {
+    let call = lead.kind == LeadKind::Call;
+    let yes = |flag: Option<bool>| flag == Some(true);
+    match metric {
+        Metric::AllCalls => call,
+        Metric::UniqueCalls => call && yes(lead.unique),
+        Metric::TargetCalls => call && yes(lead.target),
+        Metric::UniqueTargetCalls => call && yes(lead.unique_target),
+        Metric::FailedCalls => call && lead.successful == Some(false),
+        Metric::Requests => !call,
+        Metric::UniqueRequests => !call && yes(lead.unique),
+        Metric::TargetRequests => !call && yes(lead.target),
+        Metric::UniqueTargetRequests => !call && yes(lead.unique_target),
+    }
+}
+
+fn tags_match(site: &Site, lead: &Lead) -> bool {
+    let names = &site.tags.names;
+    if names.is_empty() {
+        return true;
+    }
+    let has = |name: &String| {
+        lead.tags
+            .iter()
+            .any(|t| t.to_lowercase() == name.trim().to_lowercase())
+    };
+    match site.tags.r#match {
+        TagMatch::Any => names.iter().any(has),
+        TagMatch::All => names.iter().all(has),
+    }
+}
+
+enum TrafficView<'a> {
+    Touch(&'a Touch),
+    Webhook(&'a Traffic),
+}
+
+impl TrafficView<'_> {
+    fn get(&self, field: TrafficField) -> &str {
+        match self {
+            TrafficView::Touch(t) => match field {
+                TrafficField::Source => t.source(),
+                TrafficField::Medium => t.medium(),
+                TrafficField::UtmSource => &t.utm_source,
+                TrafficField::UtmMedium => &t.utm_medium,
+                TrafficField::UtmCampaign => &t.utm_campaign,
+                TrafficField::UtmContent => &t.utm_content,
+                TrafficField::UtmTerm => &t.utm_term,
+            },
+            TrafficView::Webhook(w) => match field {
+                TrafficField::Source => &w.source,
+                TrafficField::Medium => &w.medium,
+                TrafficField::UtmSource => &w.utm_source,
+                TrafficField::UtmMedium => &w.utm_medium,
+                TrafficField::UtmCampaign => &w.utm_campaign,
+                TrafficField::UtmContent => &w.utm_content,
+                TrafficField::UtmTerm => &w.utm_term,
+            },
+        }
+    }
+}
+
+fn holds(op: TrafficOp, actual: &str, expected: &str) -> bool {
+    let actual = actual.to_lowercase();
+    let expected = expected.to_lowercase();
+    match op {
+        TrafficOp::Equals => actual == expected,
+        TrafficOp::NotEquals => actual != expected,
+        TrafficOp::Contains => actual.contains(&expected),
+        TrafficOp::NotContains => !actual.contains(&expected),
+    }
+}
+
+#[cfg(test)]
+mod tests;

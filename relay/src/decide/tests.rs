@@ -1,0 +1,362 @@
+use super::*;
+use crate::config::{Config, TagFilter, TrafficCondition};
+use crate::webhook::parse_lead;
+
+fn site(extra: &str) -> Site {
+    let toml = format!(
+        "[server]\nadmin_token = \"0123456789abcdef\"\n[[site]]\nid = \"1\"\npkey = \"pk\"\n\
+         tagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\nwebhook_token = \"tok-0123456789abcdef\"\n{extra}"
+    );
+    Config::parse(&toml).unwrap().site.remove(0)
+}
+
+fn lead(query: &str) -> Lead {
+    parse_lead(
+        &form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect::<Vec<_>>(),
+    )
+    .unwrap()
+}
+
+const END: &str = "leadtype=call&id=1&callphase=calldisconnected";
+const AID: Option<&str> = Some("Aid0123456789");
+
+fn send() -> Decision {
+    Decision::Send {
+        aid: AID.unwrap().into(),
+    }
+}
+
+fn touch(utm_source: &str, utm_medium: &str, r#ref: &str) -> Touch {
+    Touch {
+        utm_source: utm_source.into(),
+        utm_medium: utm_medium.into(),
+        r#ref: r#ref.into(),
+        ..Touch::default()
+    }
+}
+
+#[test]
+fn order_switch_then_credentials_then_id() {
+    let off = site("enabled = false");
+    assert_eq!(decide(&off, &lead(END), None, &[]), Decision::SwitchedOff);
+    let mut no_pkey = site("");
+    no_pkey.pkey = " ".into();
+    assert_eq!(
+        decide(&no_pkey, &lead(END), AID, &[]).reason(),
+        "misconfigured:pkey"
+    );
+    assert_eq!(decide(&site(""), &lead(END), None, &[]), Decision::NoRtbId);
+    assert_eq!(decide(&site(""), &lead(END), AID, &[]), send());
+}
+
+#[test]
+fn every_metric() {
+    let cases: [(&str, &str, bool); 18] = [
+        ("all_calls", "leadtype=call&id=1", true),
+        ("all_calls", "leadtype=request&requestId=1", false),
+        (
+            "unique_calls",
+            "leadtype=call&id=1&callphase=calldisconnected&unique=true",
+            true,
+        ),
+        (
+            "unique_calls",
+            "leadtype=call&id=1&callphase=calldisconnected&unique=false",
+            false,
+        ),
+        (
+            "target_calls",
+            "leadtype=call&id=1&callphase=calldisconnected&targetcall=target",
+            true,
+        ),
+        (
+            "target_calls",
+            "leadtype=call&id=1&callphase=calldisconnected&targetcall=non-target",
+            false,
+        ),
+        (
+            "unique_target_calls",
+            "leadtype=call&id=1&callphase=calldisconnected&uniqtargetcall=uniqtarget",
+            true,
+        ),
+        (
+            "unique_target_calls",
+            "leadtype=call&id=1&callphase=calldisconnected&uniqtargetcall=null",
+            false,
+        ),
+        (
+            "failed_calls",
+            "leadtype=call&id=1&callphase=calldisconnected&status=unsuccessful",
+            true,
+        ),
+        (
+            "failed_calls",
+            "leadtype=call&id=1&callphase=calldisconnected&status=successful",
+            false,
+        ),
+        ("requests", "leadtype=request&requestId=1", true),
+        ("requests", "leadtype=call&id=1", false),
+        (
+            "unique_requests",
+            "leadtype=request&requestId=1&uniquerequest=true",
+            true,
+        ),
+        (
+            "unique_requests",
+            "leadtype=request&requestId=1&uniquerequest=false",
+            false,
+        ),
+        (
+            "target_requests",
+            "leadtype=request&requestId=1&targetrequest=true",
+            true,
+        ),
+        (
+            "target_requests",
+            "leadtype=request&requestId=1&targetrequest=null",
+            false,
+        ),
+        (
+            "unique_target_requests",
+            "leadtype=request&requestId=1&uniqtargetrequest=true",
+            true,
+        ),
+        (
+            "unique_target_requests",
+            "leadtype=call&id=1&callphase=calldisconnected&uniqtargetcall=uniqtarget",
+            false,
+        ),
+    ];
+    for (metric, query, sent) in cases {
+        let s = site(&format!("metrics = [\"{metric}\"]"));
+        let expected = if sent {
+            send()
+        } else {
+            Decision::Filtered(Filter::Metric)
+        };
+        assert_eq!(
+            decide(&s, &lead(query), AID, &[]),
+            expected,
+            "{metric} on {query}"
+        );
+    }
+    assert_eq!(
+        decide(&site("metrics = []"), &lead(END), AID, &[]).reason(),
+        "filtered:metric",
+        "none selected = nothing sent"
+    );
+    let any = site("metrics = [\"target_calls\", \"failed_calls\"]");
+    assert_eq!(
+        decide(&any, &lead(&format!("{END}&status=unsuccessful")), AID, &[]),
+        send(),
+        "any metric suffices"
+    );
+}
+
+#[test]
+fn calls_wait_for_their_end_only_when_a_filter_needs_it() {
+    let start = lead("leadtype=call&id=1&callphase=callconnected&targetcall=null");
+    assert_eq!(
+        decide(&site(""), &start, AID, &[]),
+        send(),
+        "all_calls alone goes at call start"
+    );
+    let target = site("metrics = [\"target_calls\"]");
+    assert_eq!(
+        decide(&target, &start, AID, &[]).reason(),
+        "waiting:call_end"
+    );
+    assert_eq!(decide(&target, &start, AID, &[]).status(), Status::Waiting);
+    let unknown_phase = lead("leadtype=call&id=1&targetcall=target");
+    assert_eq!(
+        decide(&target, &unknown_phase, AID, &[]),
+        Decision::WaitingCallEnd,
+        "no phase = not ended"
+    );
+    let tagged = site("tags = { names = [\"VIP\"] }");
+    assert_eq!(decide(&tagged, &start, AID, &[]), Decision::WaitingCallEnd);
+    assert_eq!(
+        decide(
+            &target,
+            &lead(&format!("{END}&targetcall=target")),
+            AID,
+            &[]
+        ),
+        send()
+    );
+    let request = lead("leadtype=request&requestId=1");
+    assert_eq!(
+        decide(
+            &site("metrics = [\"requests\"]\ntags = { names = [\"x\"] }"),
+            &request,
+            AID,
+            &[]
+        )
+        .reason(),
+        "filtered:tags",
+        "requests never wait"
+    );
+}
+
+#[test]
+fn tags_any_and_all_case_insensitive() {
+    let lead = lead(&format!("{END}&tags_manual=VIP%2C+Repeat&tags_api=crm"));
+    let any = |names: &str| site(&format!("tags = {{ names = [{names}], match = \"any\" }}"));
+    let all = |names: &str| site(&format!("tags = {{ names = [{names}], match = \"all\" }}"));
+    assert_eq!(decide(&any("\"vip\", \"nope\""), &lead, AID, &[]), send());
+    assert_eq!(
+        decide(&any("\"nope\""), &lead, AID, &[]).reason(),
+        "filtered:tags"
+    );
+    assert_eq!(decide(&all("\"VIP\", \"CRM\""), &lead, AID, &[]), send());
+    assert_eq!(
+        decide(&all("\"VIP\", \"nope\""), &lead, AID, &[]).reason(),
+        "filtered:tags"
+    );
+    assert_eq!(TagFilter::default().r#match, TagMatch::Any);
+}
+
+#[test]
+fn each_traffic_operator_and_field_on_the_webhook_fields() {
+    let lead = lead(&format!(
+        "{END}&source=Yandex&medium=CPC&utm_source=yandex&utm_medium=cpc&utm_campaign=Spring_Sale&utm_content=banner&utm_term=buy+sofa"
+    ));
+    let fields = [
+        ("source", "yandex"),
+        ("medium", "cpc"),
+        ("utm_source", "YANDEX"),
+        ("utm_medium", "cpc"),
+        ("utm_campaign", "spring_sale"),
+        ("utm_content", "banner"),
+        ("utm_term", "buy sofa"),
+    ];
+    for (field, value) in fields {
+        let part = &value[..3];
+        let check = |op: &str, v: &str| {
+            let s = site(&format!(
+                "traffic = [{{ field = \"{field}\", op = \"{op}\", value = \"{v}\" }}]"
+            ));
+            decide(&s, &lead, AID, &[])
+        };
+        let dropped = Decision::Filtered(Filter::Traffic(
+            site(&format!(
+                "traffic = [{{ field = \"{field}\", op = \"equals\", value = \"\" }}]"
+            ))
+            .traffic[0]
+                .field,
+        ));
+        assert_eq!(check("equals", value), send(), "{field} equals");
+        assert_eq!(check("equals", "other"), dropped, "{field} equals other");
+        assert_eq!(check("not_equals", "other"), send());
+        assert_eq!(check("not_equals", value), dropped);
+        assert_eq!(check("contains", part), send());
+        assert_eq!(check("contains", "zzz"), dropped);
+        assert_eq!(check("not_contains", "zzz"), send());
+        assert_eq!(check("not_contains", part), dropped);
+        assert_eq!(dropped.reason(), format!("filtered:traffic:{field}"));
+    }
+    let two = site("traffic = [{ field = \"utm_source\", op = \"equals\", value = \"yandex\" }, { field = \"utm_medium\", op = \"equals\", value = \"organic\" }]");
+    assert_eq!(
+        decide(&two, &lead, AID, &[]).reason(),
+        "filtered:traffic:utm_medium",
+        "all must hold"
+    );
+}
+
+#[test]
+fn attribution_models_over_stored_touchpoints() {
+    let touches = [
+        touch("google", "cpc", ""),
+        touch("yandex", "cpc", ""),
+        touch("", "", ""),
+    ];
+    assert_eq!(
+        attributed(&touches, Attribution::LastClick),
+        Some(&touches[2])
+    );
+    assert_eq!(
+        attributed(&touches, Attribution::FirstClick),
+        Some(&touches[0])
+    );
+    assert_eq!(
+        attributed(&touches, Attribution::LastNonDirect),
+        Some(&touches[1]),
+        "skips the direct visit"
+    );
+    let all_direct = [touch("", "", ""), touch("", "", "")];
+    assert_eq!(
+        attributed(&all_direct, Attribution::LastNonDirect),
+        Some(&all_direct[1]),
+        "direct only if all are"
+    );
+    let referred = [touch("", "", "news.example"), touch("", "", "")];
+    assert_eq!(
+        attributed(&referred, Attribution::LastNonDirect),
+        Some(&referred[0]),
+        "a referral is not direct"
+    );
+    assert_eq!(attributed(&[], Attribution::LastClick), None);
+
+    let webhook_says_google = lead(&format!("{END}&utm_source=google&source=google"));
+    let rule = |model: &str| {
+        site(&format!("attribution = \"{model}\"\ntraffic = [{{ field = \"utm_source\", op = \"equals\", value = \"yandex\" }}]"))
+    };
+    assert_eq!(
+        decide(
+            &rule("last_non_direct"),
+            &webhook_says_google,
+            AID,
+            &touches
+        ),
+        send(),
+        "stored touches win over the webhook's fields"
+    );
+    assert_eq!(
+        decide(&rule("first_click"), &webhook_says_google, AID, &touches).reason(),
+        "filtered:traffic:utm_source"
+    );
+    assert_eq!(
+        decide(&rule("last_click"), &webhook_says_google, AID, &touches).reason(),
+        "filtered:traffic:utm_source"
+    );
+    assert_eq!(
+        decide(&rule("last_non_direct"), &webhook_says_google, AID, &[]).reason(),
+        "filtered:traffic:utm_source",
+        "no touches: the webhook's own fields"
+    );
+    let direct_rule =
+        site("traffic = [{ field = \"source\", op = \"equals\", value = \"(direct)\" }]");
+    assert_eq!(decide(&direct_rule, &lead(END), AID, &all_direct), send());
+    let _ = TrafficCondition {
+        field: TrafficField::Medium,
+        op: TrafficOp::Equals,
+        value: String::new(),
+    };
+}
+
+#[test]
+fn rtb_id_from_session_then_client_then_attrs() {
+    let with_attrs = lead(&format!(
+        "{END}&attrs=%7B%22__r_aid_v__%22%3A%22FromAttrs1%22%2C%22bad%22%3A%22a+b%22%7D"
+    ));
+    assert_eq!(
+        pick_aid(Some("S"), Some("C"), &with_attrs, "__r_aid_v__").as_deref(),
+        Some("S")
+    );
+    assert_eq!(
+        pick_aid(None, Some("C"), &with_attrs, "__r_aid_v__").as_deref(),
+        Some("C")
+    );
+    assert_eq!(
+        pick_aid(None, None, &with_attrs, "__r_aid_v__").as_deref(),
+        Some("FromAttrs1")
+    );
+    assert_eq!(
+        pick_aid(None, None, &with_attrs, "bad"),
+        None,
+        "an invalid attrs value is no id"
+    );
+    assert_eq!(pick_aid(None, None, &lead(END), "__r_aid_v__"), None);
+}

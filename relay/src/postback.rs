@@ -1,0 +1,197 @@
+//! The RTB House server-to-server postback (DOMAIN.md §4): one URL, no body, every value
+//! percent-encoded. No personal data: only the pseudonymous id, the event code and an opaque
+//! conversion id. Pure.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::config::Site;
+use crate::webhook::{Lead, LeadKind};
+
+/// Everything but RFC 3986 unreserved characters and `,` (RTB House's own template keeps the
+/// comma of the offer list literal: `…_123,456`).
+const VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b',');
+
+/// The conversion tag's parts after `pr_<HASH>_conversion_`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conversion<'a> {
+    /// Event class (`action`).
+    pub class: &'a str,
+    /// Event subclass (`call`, `form`).
+    pub subclass: &'a str,
+    /// Conversion value, dot decimal separator; may be empty.
+    pub value: &'a str,
+    /// Conversion id; `_` becomes `-` (the tag's separator).
+    pub conversion_id: &'a str,
+    /// Comma-separated offer ids; may be empty.
+    pub offer_ids: &'a str,
+}
+
+/// The full postback URL.
+#[allow(clippy::too_many_arguments)]
+pub fn postback_url(
+    endpoint: &str,
+    region: &str,
+    pkey: &str,
+    aid: &str,
+    time_ms: i64,
+    hash: &str,
+    conv: &Conversion,
+    cd: &str,
+) -> String {
+    let conversion_id = conv.conversion_id.replace('_', "-");
+    let tag = format!(
+        "pr_{hash}_conversion_{}_{}_{}_{conversion_id}_{}",
+        conv.class, conv.subclass, conv.value, conv.offer_ids
+    );
+    let enc = |v: &str| utf8_percent_encode(v, VALUE).to_string();
+    format!(
+        "{}?pkey={}&aid={}&time={time_ms}&tag={}&cd={}",
+        endpoint.replace("{region}", region),
+        enc(pkey),
+        enc(aid),
+        enc(&tag),
+        enc(cd)
+    )
+}
+
+/// The postback for a lead: calls `action`/`call` with id `ct-call-<id>`, requests
+/// `action`/`form` with `ct-req-<requestId>`, `cd=default`, time = the event time, else now.
+pub fn for_lead(endpoint: &str, site: &Site, lead: &Lead, aid: &str, now_ms: i64) -> String {
+    let (subclass, prefix) = match lead.kind {
+        LeadKind::Call => ("call", "ct-call-"),
+        LeadKind::Request => ("form", "ct-req-"),
+    };
+    let conversion_id = format!("{prefix}{}", lead.source_id);
+    let conv = Conversion {
+        class: "action",
+        subclass,
+        value: "",
+        conversion_id: &conversion_id,
+        offer_ids: "",
+    };
+    let time = lead.event_time_ms.unwrap_or(now_ms);
+    postback_url(
+        endpoint,
+        site.region.as_str(),
+        &site.pkey,
+        aid,
+        time,
+        &site.tagging_hash,
+        &conv,
+        "default",
+    )
+}
+
+/// The URL with its PKEY value masked (first two characters kept), for logs and the API.
+pub fn mask_pkey(url: &str) -> String {
+    let Some(start) = url.find("pkey=").map(|i| i + 5) else {
+        return url.to_string();
+    };
+    let end = url[start..].find('&').map_or(url.len(), |i| start + i);
+    let keep: String = url[start..end].chars().take(2).collect();
+    format!("{}{keep}***{}", &url[..start], &url[end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::webhook::parse_lead;
+
+    #[test]
+    fn reproduces_rtb_house_test_vector_byte_for_byte() {
+        let conv = Conversion {
+            class: "action",
+            subclass: "salenew",
+            value: "12",
+            conversion_id: "orderId",
+            offer_ids: "123,456",
+        };
+        let url = postback_url(
+            "https://{region}.creativecdn.com/partner/omni/postbacks",
+            "omni",
+            "rtb-test",
+            "test-rtb",
+            1_658_475_836_352,
+            "IYIhaCDSPfPoVd4FIEF1",
+            &conv,
+            "false",
+        );
+        assert_eq!(
+            url,
+            "https://omni.creativecdn.com/partner/omni/postbacks?pkey=rtb-test&aid=test-rtb&time=1658475836352&tag=pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_salenew_12_orderId_123,456&cd=false"
+        );
+    }
+
+    #[test]
+    fn ids_with_separators_ampersands_and_spaces_are_escaped() {
+        let conv = Conversion {
+            class: "action",
+            subclass: "call",
+            value: "",
+            conversion_id: "ct-call-a_b&c d",
+            offer_ids: "",
+        };
+        let url = postback_url(
+            "http://127.0.0.1:9/{region}/pb",
+            "us",
+            "p&k y",
+            "A_b=c",
+            5,
+            "H",
+            &conv,
+            "default",
+        );
+        assert_eq!(
+            url,
+            "http://127.0.0.1:9/us/pb?pkey=p%26k%20y&aid=A_b%3Dc&time=5&tag=pr_H_conversion_action_call__ct-call-a-b%26c%20d_&cd=default"
+        );
+    }
+
+    fn site() -> Site {
+        let toml = "[server]\nadmin_token = \"0123456789abcdef\"\n[[site]]\nid = \"38342\"\npkey = \"rtb-test\"\n\
+            tagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\nwebhook_token = \"tok-0123456789abcdef\"\nregion = \"asia\"\n";
+        Config::parse(toml).unwrap().site.remove(0)
+    }
+
+    fn lead(query: &str) -> Lead {
+        parse_lead(
+            &form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn calls_and_requests_map_to_their_event_codes() {
+        let endpoint = "https://{region}.creativecdn.com/partner/omni/postbacks";
+        let call = lead("leadtype=call&id=55_1&timestamp=1732500100&callerphone=79161234567");
+        assert_eq!(
+            for_lead(endpoint, &site(), &call, "Aid1", 0),
+            "https://asia.creativecdn.com/partner/omni/postbacks?pkey=rtb-test&aid=Aid1&time=1732500100000&tag=pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_call__ct-call-55-1_&cd=default"
+        );
+        let request = lead("leadtype=request&requestId=9001&fio=Anna");
+        let url = for_lead(endpoint, &site(), &request, "Aid1", 42);
+        assert!(url.contains("&time=42&tag=pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_form__ct-req-9001_&cd=default"), "{url}");
+        assert!(!url.contains("79161234567") && !url.contains("Anna"));
+    }
+
+    #[test]
+    fn pkey_is_masked() {
+        assert_eq!(
+            mask_pkey("https://x/p?pkey=rtb-test&aid=a"),
+            "https://x/p?pkey=rt***&aid=a"
+        );
+        assert_eq!(
+            mask_pkey("https://x/p?aid=a&pkey=secret"),
+            "https://x/p?aid=a&pkey=se***"
+        );
+        assert_eq!(mask_pkey("https://x/p?aid=a"), "https://x/p?aid=a");
+    }
+}
