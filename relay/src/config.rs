@@ -63,7 +63,8 @@ impl Default for Server {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Storage {
-    /// `sqlite://PATH` (embedded, default `sqlite://aidlink.db`) or `postgres://…`.
+    /// `sqlite://PATH` (embedded; default `sqlite://aidlink.db`). `postgres://…` for several
+    /// instances is planned behind the same `Store` trait and refused until it exists.
     pub url: String,
 }
 
@@ -414,12 +415,15 @@ impl Config {
                 "must be at least 1",
             );
         }
-        let url = &self.storage.url;
-        let sqlite_ok = url.strip_prefix("sqlite://").is_some_and(|p| !p.is_empty());
-        if !sqlite_ok && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        let sqlite_ok = self
+            .storage
+            .url
+            .strip_prefix("sqlite://")
+            .is_some_and(|p| !p.is_empty());
+        if !sqlite_ok {
             bad(
                 "storage.url".into(),
-                "must be sqlite://PATH or postgres://…",
+                "must be sqlite://PATH (postgres:// is not in this build yet)",
             );
         }
         let endpoint = &self.rtbhouse.endpoint;

@@ -1,5 +1,29 @@
-//! aidlink relay.
+//! aidlink relay: the server half of aidlink. Bindings from browsers and Calltouch webhooks
+//! come in, are stored durably, decided per the operator's settings, and qualifying leads go
+//! out as RTB House postbacks, once per lead. The data path, module by module:
+//!
+//! - [`http`]: ingest (`POST /v1/bindings`, `/v1/calltouch/{site}`), the decision log API,
+//!   the capture bundle and `/healthz` `/readyz` `/metrics`; one error type sets every status.
+//! - [`webhook`]: a Calltouch webhook's fields → a [`webhook::Lead`] without personal data.
+//! - [`store`]: the durable [`store::Store`] trait and its SQLite implementation (WAL, group
+//!   commit); nothing is acknowledged before it is committed.
+//! - [`decide`]: switch → RTB House id → call end → metrics → tags → traffic under the
+//!   attribution model; the first "no" is the recorded reason.
+//! - [`postback`]: the RTB House postback URL.
+//! - [`outbox`]: delivery with retry, backoff, `Retry-After`, dead letters.
+//! - [`config`] and [`reload`]: the TOML settings, validated with key paths, reloaded on SIGHUP
+//!   or file change.
+//! - [`metrics`]: Prometheus counters.
+//!
+//! Wire types shared with the browser module (the binding payload) live in `aidlink-protocol`.
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod decide;
+pub mod http;
+pub mod metrics;
+pub mod outbox;
 pub mod postback;
+pub mod reload;
+pub mod store;
 pub mod webhook;

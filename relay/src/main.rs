@@ -1,1 +1,204 @@
-fn main() {}
+//! `aidlink-relay`: `serve`, `check-config`, `replay` (CONTRACT.md). The library holds the
+//! logic; this file only wires it to the command line, the process and its signals.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aidlink_relay::config::Config;
+use aidlink_relay::http::{self, now_ms, AppState};
+use aidlink_relay::metrics::Metrics;
+use aidlink_relay::outbox::Outbox;
+use aidlink_relay::reload::{self, Settings};
+use aidlink_relay::store;
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// aidlink relay: stores bindings, takes Calltouch webhooks, decides per your settings and
+/// delivers RTB House postbacks once per lead.
+#[derive(Parser)]
+#[command(name = "aidlink-relay", version)]
+struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the relay (HTTP server, decisions, postback delivery).
+    Serve {
+        /// Configuration file (TOML; see relay/relay.example.toml).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file: exit 0 when valid, else print each problem with its key
+    /// path and exit 2.
+    CheckConfig {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Re-queue dead-lettered postbacks of a site (all, or one lead) for delivery.
+    Replay {
+        /// Configuration file (for the storage URL).
+        #[arg(long)]
+        config: PathBuf,
+        /// Calltouch site id.
+        #[arg(long)]
+        site: String,
+        /// Only this lead (`call-<id>` / `request-<requestId>`).
+        #[arg(long)]
+        lead: Option<String>,
+    },
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        for line in e.lines() {
+            eprintln!("{line}");
+        }
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    match cli.command {
+        Command::CheckConfig { config } => match load(&config) {
+            Ok(c) => {
+                println!("{}: valid ({} site(s))", config.display(), c.site.len());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Replay { config, site, lead } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            report(runtime().and_then(|rt| rt.block_on(replay(config, site, lead))))
+        }
+        Command::Serve { config: path } => {
+            let config = match load(&path) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            report(runtime().and_then(|rt| rt.block_on(serve(config, path))))
+        }
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aidlink-relay: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AIDLINK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn replay(config: Config, site: String, lead: Option<String>) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        config.site(&site).is_some(),
+        "--site {site}: not in the configuration"
+    );
+    let store = store::open(&config.storage.url)?;
+    let n = store.requeue_dead(site.clone(), lead, now_ms()).await?;
+    println!("re-queued {n} dead-lettered postback(s) of site {site}; a running relay delivers them shortly");
+    Ok(())
+}
+
+async fn serve(config: Config, path: PathBuf) -> anyhow::Result<()> {
+    let listen: SocketAddr = config.server.listen.parse().context("server.listen")?;
+    let store = store::open(&config.storage.url)?;
+    let settings = Settings::new(config);
+    let metrics = Arc::new(Metrics::default());
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let state = AppState::new(
+        settings.clone(),
+        store.clone(),
+        metrics.clone(),
+        wake.clone(),
+    );
+
+    // Leads stored before a crash but not decided: decide them now.
+    for (site, lead) in store.undecided().await? {
+        http::decide_lead_now(state.clone(), site, lead).await;
+    }
+    tokio::spawn(
+        Outbox {
+            store,
+            settings: settings.clone(),
+            wake,
+            metrics,
+        }
+        .run(),
+    );
+    tokio::spawn(reload::watch(settings, path, Duration::from_secs(2)));
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let bound = listener.local_addr()?;
+    println!("aidlink-relay listening on http://{bound}");
+    tracing::info!(address = %bound, "listening");
+    let service = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let terminate = async {
+        match term.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}

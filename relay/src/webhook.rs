@@ -122,15 +122,15 @@ impl Lead {
     }
 }
 
-/// Parses a webhook's fields (query pairs followed by form-body pairs; the first value of a
-/// field wins).
+/// Parses a webhook's fields (query pairs followed by form-body pairs; the first present
+/// value of a field wins, so `attrs=null` in the query does not hide `attrs` in the body).
 pub fn parse_lead(fields: &[(String, String)]) -> Result<Lead, WebhookError> {
     let get = |name: &str| -> Option<&str> {
         fields
             .iter()
-            .find(|(k, _)| k == name)
+            .filter(|(k, _)| k == name)
             .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty() && *v != "null" && *v != "undefined")
+            .find(|v| !v.is_empty() && *v != "null" && *v != "undefined")
     };
     let text = |name: &str| get(name).unwrap_or_default().to_string();
     let flag = |name: &str, yes: &str, no: &str| match get(name) {

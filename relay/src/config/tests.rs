@@ -74,7 +74,7 @@ fn every_problem_is_reported_with_its_key_path() {
     let expected = [
         "server.listen: must be an address like 127.0.0.1:8080",
         "server.admin_token: required, at least 16 characters",
-        "storage.url: must be sqlite://PATH or postgres://…",
+        "storage.url: must be sqlite://PATH (postgres:// is not in this build yet)",
         "rtbhouse.retry_for: not a duration (\"24h\", \"90m\")",
         "site[0].pkey: required (RTB House PKEY)",
         "site[0].tagging_hash: must be 20 letters or digits",

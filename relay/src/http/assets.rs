@@ -1,0 +1,101 @@
+//! Files and operator endpoints: the capture bundle from `server.assets_dir` (`.wasm` as
+//! `application/wasm`, ETag, a week of cache), other paths from `server.static_dir` when set,
+//! and `/healthz`, `/readyz`, `/metrics`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
+
+use super::{now_ms, ApiError, AppState};
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: storage answers.
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
+    state.store.ping().await?;
+    Ok("ready")
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let outbox = state.store.outbox_stats().await?;
+    let text = state.metrics.render(outbox, now_ms());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("map" | "json") => "application/json",
+        Some("d.ts" | "ts") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn etag(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("\"{hash:016x}-{}\"", bytes.len())
+}
+
+/// Any other `GET`: a bundle file, else the static site, else 404.
+pub async fn file(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let config = state.settings.current();
+    let name = request.uri().path().trim_start_matches('/');
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && !name.starts_with('.');
+    if plain {
+        if let Ok(bytes) = tokio::fs::read(Path::new(&config.server.assets_dir).join(name)).await {
+            let tag = etag(&bytes);
+            if headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                == Some(tag.as_str())
+            {
+                return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
+            }
+            let mut response = bytes.into_response();
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(name)),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=604800, stale-while-revalidate=86400"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&tag) {
+                h.insert(header::ETAG, v);
+            }
+            return response;
+        }
+    }
+    match &config.server.static_dir {
+        Some(dir) => match ServeDir::new(dir).oneshot(request).await {
+            Ok(response) => response.into_response(),
+            Err(never) => match never {},
+        },
+        None => ApiError::NotFound("not found").into_response(),
+    }
+}

@@ -1,0 +1,236 @@
+//! Ingest: bindings from browsers (and site backends) and Calltouch webhooks. Both answer only
+//! after storage has committed; the webhook's decision runs after the response.
+
+use std::sync::Arc;
+
+use aidlink_protocol::binding::MAX_BODY_BYTES;
+use aidlink_protocol::Binding;
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{now_ms, same_secret, ApiError, AppState, ClientIp};
+use crate::config::Config;
+use crate::webhook::parse_lead;
+
+/// `OPTIONS /v1/bindings`: preflight for pages that send `application/json`.
+pub async fn binding_preflight(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let config = state.settings.current();
+    match origin(&headers).filter(|o| {
+        config
+            .site
+            .iter()
+            .any(|s| s.allowed_origins.iter().any(|a| a == o))
+    }) {
+        Some(o) => {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            cors(&mut response, &o);
+            let h = response.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("content-type"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            );
+            response
+        }
+        None => ApiError::Forbidden("origin not allowed").into_response(),
+    }
+}
+
+fn origin(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn cors(response: &mut Response, origin: &str) {
+    if let Ok(value) = HeaderValue::from_str(origin) {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
+    }
+}
+
+/// `POST /v1/bindings`: 204 once the binding and its touchpoint are committed.
+pub async fn binding(
+    State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let config = state.settings.current();
+    let origin = origin(&headers);
+    // CORS headers go on errors too, so the page's module can read the status (and not retry a
+    // refusal as if it were a network error) whenever its origin belongs to a configured site.
+    let mut allow_origin = origin.clone().filter(|o| {
+        config
+            .site
+            .iter()
+            .any(|s| s.allowed_origins.iter().any(|a| a == o))
+    });
+    let result = accept_binding(
+        &state,
+        &config,
+        ip,
+        origin.as_deref(),
+        &headers,
+        body,
+        &mut allow_origin,
+    )
+    .await;
+    let mut response = match result {
+        Ok(new) => {
+            state
+                .metrics
+                .binding(if new { "accepted" } else { "duplicate" });
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => {
+            state.metrics.binding(e.label());
+            tracing::debug!(reason = e.label(), "binding refused");
+            e.into_response()
+        }
+    };
+    if let Some(o) = allow_origin {
+        cors(&mut response, &o);
+    }
+    response
+}
+
+async fn accept_binding(
+    state: &AppState,
+    config: &Config,
+    ip: std::net::IpAddr,
+    origin: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+    allow_origin: &mut Option<String>,
+) -> Result<bool, ApiError> {
+    if !state.allow(ip, config.server.bindings_per_minute_per_ip) {
+        return Err(ApiError::RateLimited);
+    }
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if !matches!(mime.as_deref(), Some("text/plain" | "application/json")) {
+        return Err(ApiError::UnsupportedType);
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(ApiError::TooLarge);
+    }
+    let bytes: Bytes = to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::TooLarge)?;
+    let binding: Binding =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Malformed(format!("body: {e}")))?;
+    binding
+        .validate()
+        .map_err(|e| ApiError::Malformed(e.to_string()))?;
+    let site = config
+        .site(&binding.site)
+        .ok_or(ApiError::NotFound("unknown site"))?;
+    if let Some(o) = origin {
+        if !site.allowed_origins.iter().any(|a| a == o) {
+            *allow_origin = None;
+            return Err(ApiError::Forbidden("origin not allowed for this site"));
+        }
+    }
+    Ok(state.store.put_binding(binding, now_ms()).await?)
+}
+
+/// `GET|POST /v1/calltouch/{site}?token=…`: 200 once the lead is stored; decided after.
+pub async fn calltouch(
+    State(state): State<Arc<AppState>>,
+    Path(site_id): Path<String>,
+    ClientIp(ip): ClientIp,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<&'static str, ApiError> {
+    let config = state.settings.current();
+    let site = config
+        .site(&site_id)
+        .ok_or(ApiError::NotFound("unknown site"))?;
+    let mut fields: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let token = fields
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if !same_secret(&token, &site.webhook_token) {
+        return Err(ApiError::Unauthorized);
+    }
+    if !site.webhook_ip_allow.is_empty() && !site.webhook_ip_allow.iter().any(|n| n.contains(&ip)) {
+        return Err(ApiError::Forbidden("source address not allowed"));
+    }
+    fields.retain(|(k, _)| k != "token");
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        fields.extend(form_urlencoded::parse(&body).into_owned());
+    }
+    let lead = parse_lead(&fields).map_err(|e| ApiError::Malformed(e.to_string()))?;
+    let lead_id = lead.lead_id();
+    state
+        .store
+        .put_lead_event(site.id.clone(), lead, now_ms())
+        .await?;
+    tracing::info!(site = %site.id, lead = %lead_id, "webhook stored");
+    tokio::spawn(decide_lead(state.clone(), site.id.clone(), lead_id));
+    Ok("OK")
+}
+
+/// Decides a stored lead with the current settings; wakes the outbox when a postback is queued.
+pub async fn decide_lead(state: Arc<AppState>, site_id: String, lead_id: String) {
+    let config = state.settings.current();
+    let Some(site) = config.site(&site_id).cloned() else {
+        tracing::warn!(site = %site_id, lead = %lead_id, "lead of a site no longer configured; left undecided");
+        return;
+    };
+    match state
+        .store
+        .decide(
+            site,
+            lead_id.clone(),
+            config.rtbhouse.endpoint.clone(),
+            now_ms(),
+        )
+        .await
+    {
+        Ok(Some(decided)) => {
+            state.metrics.lead(&decided.reason);
+            tracing::info!(site = %site_id, lead = %lead_id, reason = %decided.reason, "lead decided");
+            if decided.queued {
+                state.wake.notify_one();
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!(site = %site_id, lead = %lead_id, error = %e, "lead not decided; retried at next start")
+        }
+    }
+}

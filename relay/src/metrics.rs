@@ -1,0 +1,123 @@
+//! Counters for `/metrics` (Prometheus text format): bindings accepted / rejected by reason,
+//! leads by decision reason, postbacks by outcome; outbox gauges come from storage.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use crate::store::OutboxStats;
+
+/// The relay's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    bindings: Mutex<BTreeMap<String, u64>>,
+    leads: Mutex<BTreeMap<String, u64>>,
+    postbacks: Mutex<BTreeMap<String, u64>>,
+}
+
+fn bump(map: &Mutex<BTreeMap<String, u64>>, key: &str) {
+    if let Ok(mut map) = map.lock() {
+        *map.entry(key.to_string()).or_default() += 1;
+    }
+}
+
+impl Metrics {
+    /// A binding request ended with `result` (`accepted`, `duplicate`, or the rejection reason).
+    pub fn binding(&self, result: &str) {
+        bump(&self.bindings, result);
+    }
+
+    /// A lead was decided with `reason`.
+    pub fn lead(&self, reason: &str) {
+        bump(&self.leads, reason);
+    }
+
+    /// A postback attempt ended `delivered`, `retry` or `dead`.
+    pub fn postback(&self, outcome: &str) {
+        bump(&self.postbacks, outcome);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, outbox: OutboxStats, now_ms: i64) -> String {
+        let mut out = String::new();
+        let family = |out: &mut String,
+                      name: &str,
+                      help: &str,
+                      label: &str,
+                      map: &Mutex<BTreeMap<String, u64>>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            if let Ok(map) = map.lock() {
+                for (value, count) in map.iter() {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{{label}=\"{}\"}} {count}",
+                        value.replace(['"', '\\', '\n'], "_")
+                    );
+                }
+            }
+        };
+        family(
+            &mut out,
+            "aidlink_bindings_total",
+            "Binding requests by result.",
+            "result",
+            &self.bindings,
+        );
+        family(
+            &mut out,
+            "aidlink_leads_total",
+            "Lead decisions by reason.",
+            "reason",
+            &self.leads,
+        );
+        family(
+            &mut out,
+            "aidlink_postbacks_total",
+            "Postback attempts by outcome.",
+            "outcome",
+            &self.postbacks,
+        );
+        let oldest = outbox
+            .oldest_ms
+            .map_or(0.0, |t| ((now_ms - t).max(0)) as f64 / 1000.0);
+        let _ = writeln!(
+            out,
+            "# HELP aidlink_outbox_depth Postbacks queued or retrying.\n# TYPE aidlink_outbox_depth gauge\naidlink_outbox_depth {}\n\
+             # HELP aidlink_outbox_oldest_pending_seconds Age of the oldest queued postback.\n\
+             # TYPE aidlink_outbox_oldest_pending_seconds gauge\naidlink_outbox_oldest_pending_seconds {oldest}",
+            outbox.depth
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.binding("accepted");
+        m.binding("accepted");
+        m.binding("origin");
+        m.lead("filtered:traffic:utm_source");
+        m.postback("delivered");
+        let text = m.render(
+            OutboxStats {
+                depth: 3,
+                oldest_ms: Some(1000),
+            },
+            61_000,
+        );
+        assert!(
+            text.contains("aidlink_bindings_total{result=\"accepted\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("aidlink_bindings_total{result=\"origin\"} 1\n"));
+        assert!(text.contains("aidlink_leads_total{reason=\"filtered:traffic:utm_source\"} 1\n"));
+        assert!(text.contains("aidlink_postbacks_total{outcome=\"delivered\"} 1\n"));
+        assert!(text.contains("aidlink_outbox_depth 3\n"));
+        assert!(text.contains("aidlink_outbox_oldest_pending_seconds 60\n"));
+    }
+}

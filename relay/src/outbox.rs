@@ -1,0 +1,188 @@
+//! Delivery of queued postbacks to RTB House: claim what is due (leased, so a crash mid-attempt
+//! retries later), POST it, record the attempt and where it goes next. 2xx is done; 5xx, 429,
+//! 408 and network errors retry with exponential backoff and jitter, honouring `Retry-After`,
+//! for `retry_for`; any other 4xx is a dead letter at once (`replay` re-queues it).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aidlink_protocol::backoff::parse_retry_after;
+use aidlink_protocol::Backoff;
+use tokio::sync::Notify;
+
+use crate::config::RtbHouse;
+use crate::metrics::Metrics;
+use crate::postback::mask_pkey;
+use crate::reload::Settings;
+use crate::store::{Attempt, Delivery, Next, Store};
+
+/// What one POST came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// An HTTP response: status and `Retry-After` seconds, if given.
+    Status(u16, Option<u64>),
+    /// No response (connect error, timeout).
+    Failed,
+}
+
+/// Where a postback goes after an attempt. Pure: the model tests drive it.
+pub fn next(
+    response: &Response,
+    delivery: &Delivery,
+    now_ms: i64,
+    rtb: &RtbHouse,
+    jitter: f64,
+) -> Next {
+    let retry_after = match response {
+        Response::Status(200..=299, _) => return Next::Delivered,
+        Response::Status(408 | 429 | 500..=599, retry_after) => *retry_after,
+        Response::Status(_, _) => return Next::Dead,
+        Response::Failed => None,
+    };
+    let backoff = Backoff {
+        base_ms: rtb.retry_base_ms,
+        cap_ms: rtb.retry_cap_ms,
+    };
+    let at = now_ms + backoff.delay_after(delivery.attempts, jitter, retry_after) as i64;
+    let deadline = delivery.first_at_ms + rtb.retry_for().as_millis() as i64;
+    if now_ms >= deadline || at > deadline {
+        Next::Dead
+    } else {
+        Next::RetryAt(at)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The delivery worker.
+pub struct Outbox {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Current settings.
+    pub settings: Settings,
+    /// Woken when a postback is queued.
+    pub wake: Arc<Notify>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Outbox {
+    /// Runs until the process ends: claims due postbacks and delivers them, up to 8 at once.
+    pub async fn run(self) {
+        let client = reqwest::Client::builder().build().unwrap_or_default();
+        loop {
+            let rtb = self.settings.current().rtbhouse.clone();
+            let lease = rtb.timeout_ms as i64 + 10_000;
+            match self.store.claim_due(now_ms(), lease, 8).await {
+                Ok(due) if !due.is_empty() => {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for delivery in due {
+                        tasks.spawn(deliver(
+                            self.store.clone(),
+                            client.clone(),
+                            rtb.clone(),
+                            self.metrics.clone(),
+                            delivery,
+                        ));
+                    }
+                    while tasks.join_next().await.is_some() {}
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox: cannot read due postbacks"),
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(500), self.wake.notified()).await;
+        }
+    }
+}
+
+async fn deliver(
+    store: Arc<dyn Store>,
+    client: reqwest::Client,
+    rtb: RtbHouse,
+    metrics: Arc<Metrics>,
+    delivery: Delivery,
+) {
+    let sent = client
+        .post(&delivery.url)
+        .timeout(Duration::from_millis(rtb.timeout_ms))
+        .send()
+        .await;
+    let at_ms = now_ms();
+    let (response, attempt) = match sent {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let retry_after = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            let snippet = if r.status().is_success() {
+                None
+            } else {
+                r.text().await.ok().map(|t| t.chars().take(200).collect())
+            };
+            (
+                Response::Status(status, retry_after),
+                Attempt {
+                    at_ms,
+                    status: Some(status),
+                    error: snippet,
+                },
+            )
+        }
+        Err(e) => {
+            let e = e.without_url();
+            let error = if e.is_timeout() {
+                "timeout".to_string()
+            } else {
+                format!("network: {}", short(&e))
+            };
+            (
+                Response::Failed,
+                Attempt {
+                    at_ms,
+                    status: None,
+                    error: Some(error),
+                },
+            )
+        }
+    };
+    let next_step = next(&response, &delivery, at_ms, &rtb, rand::random::<f64>());
+    let outcome = match next_step {
+        Next::Delivered => "delivered",
+        Next::RetryAt(_) => "retry",
+        Next::Dead => "dead",
+    };
+    metrics.postback(outcome);
+    tracing::info!(
+        site = %delivery.site,
+        lead = %delivery.lead_id,
+        status = ?attempt.status,
+        outcome,
+        url = %mask_pkey(&delivery.url),
+        "postback attempt"
+    );
+    if let Err(e) = store.record_attempt(delivery, attempt, next_step).await {
+        tracing::error!(error = %e, "outbox: attempt not recorded; it will be retried after its lease");
+    }
+}
+
+/// A network error and its causes, one line (the URL, which carries the PKEY, already removed).
+fn short(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests;

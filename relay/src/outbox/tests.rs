@@ -1,0 +1,137 @@
+//! The retry rule, and a model test of the outbox: random response sequences never deliver a
+//! postback twice, never give up before `retry_for` on retryable failures, and dead-letter a
+//! refusal at once.
+use super::*;
+use crate::config::RtbHouse;
+
+fn rtb() -> RtbHouse {
+    RtbHouse {
+        retry_for: "1h".into(),
+        retry_base_ms: 1000,
+        retry_cap_ms: 60_000,
+        ..RtbHouse::default()
+    }
+}
+
+fn delivery(attempts: u32) -> Delivery {
+    Delivery {
+        site: "1".into(),
+        lead_id: "call-1".into(),
+        url: "http://x/?pkey=p".into(),
+        attempts,
+        first_at_ms: 0,
+    }
+}
+
+#[test]
+fn responses_map_to_next_steps() {
+    let r = rtb();
+    assert_eq!(
+        next(&Response::Status(200, None), &delivery(0), 0, &r, 0.5),
+        Next::Delivered
+    );
+    assert_eq!(
+        next(&Response::Status(204, Some(9)), &delivery(3), 0, &r, 0.5),
+        Next::Delivered
+    );
+    assert_eq!(
+        next(&Response::Status(400, None), &delivery(0), 0, &r, 0.5),
+        Next::Dead
+    );
+    assert_eq!(
+        next(&Response::Status(404, None), &delivery(0), 0, &r, 0.5),
+        Next::Dead
+    );
+    assert_eq!(
+        next(&Response::Status(503, None), &delivery(0), 0, &r, 0.0),
+        Next::RetryAt(500)
+    );
+    assert_eq!(
+        next(&Response::Status(429, Some(30)), &delivery(0), 0, &r, 0.0),
+        Next::RetryAt(30_000),
+        "Retry-After honoured"
+    );
+    assert_eq!(
+        next(&Response::Failed, &delivery(2), 10, &r, 1.0),
+        Next::RetryAt(4010)
+    );
+    assert_eq!(
+        next(&Response::Status(502, None), &delivery(30), 0, &r, 1.0),
+        Next::RetryAt(60_000),
+        "capped"
+    );
+    assert_eq!(
+        next(
+            &Response::Status(500, None),
+            &delivery(1),
+            3_600_000,
+            &r,
+            0.0
+        ),
+        Next::Dead,
+        "past retry_for"
+    );
+    assert_eq!(
+        next(&Response::Status(500, Some(7200)), &delivery(1), 0, &r, 0.0),
+        Next::Dead,
+        "Retry-After beyond retry_for"
+    );
+}
+
+/// A tiny deterministic generator (no test-only dependency).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn model_random_response_sequences() {
+    let r = rtb();
+    let retry_for = r.retry_for().as_millis() as i64;
+    let mut rng = Lcg(7);
+    for _ in 0..2000 {
+        let mut d = delivery(0);
+        let mut now = 0i64;
+        let mut delivered = 0;
+        let mut steps = 0;
+        loop {
+            steps += 1;
+            let response = match rng.next() % 6 {
+                0 => Response::Status(200, None),
+                1 => Response::Status(400, None),
+                2 => Response::Status(503, Some(rng.next() % 5)),
+                3 => Response::Status(429, None),
+                _ => Response::Failed,
+            };
+            match next(&response, &d, now, &r, (rng.next() % 1000) as f64 / 1000.0) {
+                Next::Delivered => {
+                    assert!(matches!(response, Response::Status(200, _)));
+                    delivered += 1;
+                    break;
+                }
+                Next::Dead => {
+                    let refused = matches!(response, Response::Status(400, _));
+                    assert!(
+                        refused || now > retry_for - r.retry_cap_ms as i64,
+                        "gave up early at {now} after {response:?}"
+                    );
+                    break;
+                }
+                Next::RetryAt(at) => {
+                    assert!(at > now, "retry is in the future");
+                    assert!(at <= retry_for, "retry within retry_for");
+                    d.attempts += 1;
+                    now = at;
+                }
+            }
+            assert!(steps < 10_000);
+        }
+        assert!(delivered <= 1);
+    }
+}

@@ -1,0 +1,91 @@
+//! Settings that change without a restart: the configuration is re-read on SIGHUP and when the
+//! file's modification time changes. An invalid new file is refused with a log line and the
+//! previous settings stay. (`server.listen` and `storage.url` need a restart.)
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use crate::config::Config;
+
+/// The current configuration, shared by every part of the relay.
+#[derive(Clone)]
+pub struct Settings(Arc<RwLock<Arc<Config>>>);
+
+impl Settings {
+    /// Wraps the configuration loaded at start.
+    pub fn new(config: Config) -> Settings {
+        Settings(Arc::new(RwLock::new(Arc::new(config))))
+    }
+
+    /// A snapshot of the current configuration.
+    pub fn current(&self) -> Arc<Config> {
+        match self.0.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads from `path`; the old settings stay when the file is invalid.
+    pub fn reload(&self, path: &std::path::Path) -> bool {
+        match Config::load(path) {
+            Ok(config) => {
+                let old = self.current();
+                if old.server.listen != config.server.listen
+                    || old.storage.url != config.storage.url
+                {
+                    tracing::warn!(
+                        "server.listen and storage.url changes take effect after a restart"
+                    );
+                }
+                if let Ok(mut guard) = self.0.write() {
+                    *guard = Arc::new(config);
+                }
+                tracing::info!(sites = self.current().site.len(), "configuration reloaded");
+                true
+            }
+            Err(e) => {
+                for line in e.lines() {
+                    tracing::error!(problem = %line, "configuration reload refused; keeping the previous settings");
+                }
+                false
+            }
+        }
+    }
+}
+
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Watches `path` (SIGHUP, and a modification-time check every `every`) and reloads.
+pub async fn watch(settings: Settings, path: PathBuf, every: Duration) {
+    let mut seen = modified(&path);
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let by_signal = async {
+            match hangup.as_mut() {
+                Some(s) => s.recv().await.is_some(),
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let by_signal = std::future::pending::<bool>();
+        tokio::select! {
+            _ = by_signal => {
+                tracing::info!("SIGHUP: reloading configuration");
+                seen = modified(&path);
+                settings.reload(&path);
+            }
+            _ = tokio::time::sleep(every) => {
+                let now = modified(&path);
+                if now.is_some() && now != seen {
+                    seen = now;
+                    settings.reload(&path);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Test support: the real `aidlink-relay` binary on 127.0.0.1 with a generated config and a
+//! SQLite file in a temp dir, and a fake RTB House receiver (a real HTTP server on loopback
+//! that records postbacks and answers with scripted statuses).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const PKEY: &str = "pkey-SECRET-4242";
+pub const ADMIN: &str = "admin-token-0123456789";
+pub const WEBHOOK_TOKEN: &str = "hook-token-0123456789";
+pub const ORIGIN: &str = "https://shop.example";
+pub const HASH: &str = "IYIhaCDSPfPoVd4FIEF1";
+pub const AID: &str = "AbCdEf0123456789xyz";
+
+/// A fake RTB House: records each request's path and query, answers the scripted statuses in
+/// order, then 200.
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: String,
+    pub seen: Arc<Mutex<Vec<String>>>,
+    pub script: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(Vec::new()));
+        let (s, q) = (seen.clone(), script.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (s, q) = (s.clone(), q.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let mut len = 0;
+                    while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf[len..]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => len += n,
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf[..len]).to_string();
+                    let target = head
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_string();
+                    let status = {
+                        let mut q = q.lock().unwrap();
+                        if q.is_empty() {
+                            200
+                        } else {
+                            q.remove(0)
+                        }
+                    };
+                    s.lock().unwrap().push(target);
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nno"
+                    );
+                    let _ = socket.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        Receiver { addr, seen, script }
+    }
+
+    pub fn fail_next(&self, statuses: &[u16]) {
+        self.script.lock().unwrap().extend_from_slice(statuses);
+    }
+
+    pub fn postbacks(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}/{{region}}/postbacks", self.addr)
+    }
+}
+
+/// The relay under test.
+pub struct Relay {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    child: Option<Child>,
+    site_extra: String,
+    endpoint: String,
+    server_extra: String,
+}
+
+impl Relay {
+    pub fn config_text(
+        endpoint: &str,
+        site_extra: &str,
+        server_extra: &str,
+        db: &std::path::Path,
+    ) -> String {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN}\"\n{server_extra}\n\
+             [storage]\nurl = \"sqlite://{}\"\n\
+             [rtbhouse]\nendpoint = \"{endpoint}\"\ntimeout_ms = 1000\nretry_base_ms = 100\nretry_cap_ms = 300\n\
+             [[site]]\nid = \"38342\"\npkey = \"{PKEY}\"\ntagging_hash = \"{HASH}\"\n\
+             webhook_token = \"{WEBHOOK_TOKEN}\"\nallowed_origins = [\"{ORIGIN}\"]\n{site_extra}\n",
+            db.display()
+        )
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("relay.toml")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("relay.log")
+    }
+
+    pub fn start(receiver: &Receiver, site_extra: &str) -> Relay {
+        Relay::start_with(receiver.endpoint(), site_extra, "")
+    }
+
+    pub fn start_with(endpoint: String, site_extra: &str, server_extra: &str) -> Relay {
+        let dir = tempfile::tempdir().unwrap();
+        let mut relay = Relay {
+            dir,
+            url: String::new(),
+            child: None,
+            site_extra: site_extra.into(),
+            endpoint,
+            server_extra: server_extra.into(),
+        };
+        relay.write_config(site_extra);
+        relay.spawn();
+        relay
+    }
+
+    pub fn write_config(&mut self, site_extra: &str) {
+        self.site_extra = site_extra.into();
+        let text = Relay::config_text(
+            &self.endpoint,
+            site_extra,
+            &self.server_extra,
+            &self.dir.path().join("aidlink.db"),
+        );
+        std::fs::write(self.config_path(), text).unwrap();
+    }
+
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aidlink-relay"))
+            .args(["serve", "--config"])
+            .arg(self.config_path())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+        assert!(!addr.is_empty(), "relay did not start: {line}");
+        self.url = format!("http://{addr}");
+        self.child = Some(child);
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        Command::new("kill").args([signal, &pid]).status().unwrap();
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_aidlink-relay"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub async fn bind(
+        &self,
+        session: &str,
+        ct_client: Option<&str>,
+        aid: &str,
+    ) -> reqwest::Response {
+        let mut body = serde_json::json!({
+            "v": 1, "id": format!("b-{session}-{aid}"), "site": "38342", "session": session, "aid": aid,
+            "touch": { "utm_source": "yandex", "utm_medium": "cpc", "ref": "yandex.ru", "path": "/landing", "ts": 1732500000000u64 }
+        });
+        if let Some(c) = ct_client {
+            body["ct_client"] = c.into();
+        }
+        client()
+            .post(format!("{}/v1/bindings", self.url))
+            .header("content-type", "text/plain;charset=UTF-8")
+            .header("origin", ORIGIN)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn webhook(&self, fields: &str) -> reqwest::Response {
+        client()
+            .post(format!(
+                "{}/v1/calltouch/38342?token={WEBHOOK_TOKEN}",
+                self.url
+            ))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(fields.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn trail(&self, lead: &str) -> serde_json::Value {
+        let r = client()
+            .get(format!("{}/v1/sites/38342/leads/{lead}", self.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 404 {
+            return serde_json::Value::Null;
+        }
+        r.json().await.unwrap()
+    }
+
+    pub async fn list(&self, status: &str) -> Vec<String> {
+        let r: serde_json::Value = client()
+            .get(format!("{}/v1/sites/38342/leads?status={status}", self.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["leads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["lead_id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Polls the lead's trail until `status`, up to `secs`.
+    pub async fn wait_status(&self, lead: &str, status: &str, secs: u64) -> serde_json::Value {
+        let until = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let t = self.trail(lead).await;
+            if t["status"] == status || Instant::now() > until {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// A call webhook as Calltouch sends it (URL-encoded, `null` strings, personal data included).
+pub fn call(id: &str, phase: &str, session: &str, extra: &str) -> String {
+    format!(
+        "leadtype=call&id={id}&callphase={phase}&timestamp=1732500100&status=successful&unique=true&\
+         targetcall=target&uniqtargetcall=uniqtarget&callerphone=79161234567&fio=Ivan+Petrov&ip=95.31.18.119&\
+         sessionId={session}&ctClientId=2200000000464647719&siteId=38342&utm_source=yandex&utm_content=null&\
+         tags_manual=null&attrs=null{extra}"
+    )
+}
+
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(400)).await;
+}
