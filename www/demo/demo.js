@@ -1,0 +1,57 @@
+/* The demo page's panel: aidlink's status(), the ids on the page, "simulate call / form lead"
+   (the demo peer sends Calltouch-shaped webhooks to the relay), the postbacks the fake RTB House
+   received, and SPA navigation. */
+(function () {
+  var params = new URLSearchParams(location.search);
+  var peer = params.get("peer") || location.protocol + "//" + location.hostname + ":" + (Number(location.port) + 1);
+  var $ = function (id) { return document.getElementById(id); };
+  function cookie(name) {
+    var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function refresh() {
+    var status = window.aidlink ? window.aidlink.status() : { state: "no aidlink on this page" };
+    $("status").textContent = JSON.stringify(status, null, 2);
+    $("ids").textContent = JSON.stringify({
+      "__r_aid_v__ (RTB House)": cookie("__r_aid_v__") || "(not yet)",
+      "_ct_session_id (Calltouch)": cookie("_ct_session_id") || "(not yet)",
+      "_ct (Calltouch visitor)": cookie("_ct") || "(not yet)",
+      "ct('set_attrs') received": window.ctAttrs || [],
+    }, null, 2);
+  }
+  function loadPostbacks() {
+    fetch(peer + "/demo/postbacks").then(function (r) { return r.json(); }).then(function (list) {
+      var rows = list.map(function (p) {
+        return "<tr><td>" + new Date(p.at).toLocaleTimeString() + "</td><td>" + p.status + "</td><td><code>" +
+          String(p.aid).replace(/[<&]/g, "") + "</code></td><td><code>" + String(p.tag).replace(/[<&]/g, "") + "</code></td></tr>";
+      });
+      $("postbacks").innerHTML = rows.length ? rows.join("") : "<tr><td colspan=4>none yet</td></tr>";
+    }).catch(function () {
+      $("postbacks").innerHTML = "<tr><td colspan=4>demo peer not reachable at " + peer + "</td></tr>";
+    });
+  }
+  function simulate(kind) {
+    var q = "kind=" + kind + "&session=" + encodeURIComponent(cookie("_ct_session_id")) + "&ct_client=" + encodeURIComponent(cookie("_ct"));
+    $("last-lead").textContent = "sending " + kind + " webhook…";
+    fetch(peer + "/demo/simulate?" + q, { method: "POST" }).then(function (r) { return r.json(); }).then(function (result) {
+      $("last-lead").textContent = result.lead + ": webhook answered " + result.statuses.join(", ");
+    }).catch(function (e) { $("last-lead").textContent = String(e); });
+  }
+  function navigate(path, title) {
+    history.pushState({}, "", path + location.search);
+    $("page-title").textContent = title;
+  }
+  document.addEventListener("click", function (event) {
+    var t = event.target;
+    if (t.id === "simulate-call") simulate("call");
+    if (t.id === "simulate-lead") simulate("request");
+    if (t.dataset && t.dataset.nav) { event.preventDefault(); navigate(t.dataset.nav, t.textContent); }
+    if (t.id === "new-session" && window.demoNewSession) { window.demoNewSession(); navigate("/checkout", "Checkout (new Calltouch session)"); }
+    if (t.id === "accept" && window.aidlink) { window.aidlink.grantConsent(); $("banner").hidden = true; }
+    if (t.id === "decline" && window.aidlink) { window.aidlink.denyConsent(); $("banner").hidden = true; }
+  });
+  refresh();
+  loadPostbacks();
+  setInterval(refresh, 250);
+  setInterval(loadPostbacks, 700);
+})();
