@@ -1,0 +1,137 @@
+// The whole chain in a real browser: the demo shop page with the one-line tag, a simulated RTB
+// House tag and Calltouch loader, the real relay binary on loopback, and a fake RTB House.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { ACCEPTED, closeBrowser, waitFor, withDemo } from "../support/demo-session.mjs";
+
+after(closeBrowser);
+
+const pageCookie = (page, name) =>
+  page.evaluate((n) => (document.cookie.match(new RegExp("(?:^|; )" + n + "=([^;]*)")) || [])[1] || null, name);
+
+async function callAndExpectPostback(demo, page, aid) {
+  await page.click("#simulate-call");
+  const accepted = await waitFor(() => demo.peer.postbacks.filter((p) => p.status === 200 && p.aid === aid).length > 0 && true, { what: "postback" });
+  assert.ok(accepted);
+}
+
+test("cookie and session at once, call ends: exactly one postback carrying the page's id", async () => {
+  await withDemo("cookie-and-session-at-once", {}, async ({ demo, page, status }) => {
+    await page.goto(demo.pageUrl("/", "rtb_delay=0&ct_delay=0"));
+    await waitFor(async () => (await status())?.state === "bound", { what: "bound" });
+    const aid = await pageCookie(page, "__r_aid_v__");
+    await callAndExpectPostback(demo, page, aid);
+    await page.waitForTimeout(1500);
+    assert.equal(demo.peer.postbacks.length, 1, JSON.stringify(demo.peer.postbacks));
+    const [postback] = demo.peer.postbacks;
+    assert.equal(postback.aid, aid);
+    assert.match(postback.tag, /^pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_call__ct-call-\d+_$/);
+    assert.equal(await demo.metric(ACCEPTED), 1, "one binding stored");
+    await page.waitForFunction(() => document.querySelector("#postbacks").textContent.includes("conversion"));
+  });
+});
+
+test("RTB House cookie set 5 s after load is still bound", async () => {
+  await withDemo("cookie-5s-late", {}, async ({ demo, page, status }) => {
+    await page.goto(demo.pageUrl("/", "rtb_delay=5000&ct_delay=0"));
+    await page.waitForTimeout(3000);
+    const early = await status();
+    assert.equal(early.cookie, false);
+    assert.equal(early.session, true);
+    assert.equal(await demo.metric(ACCEPTED), 0);
+    await waitFor(async () => (await status())?.state === "bound", { timeout: 12000, what: "bound" });
+    assert.equal(await demo.metric(ACCEPTED), 1);
+    await callAndExpectPostback(demo, page, await pageCookie(page, "__r_aid_v__"));
+  });
+});
+
+test("Calltouch init.js arriving 3 s after load is picked up", async () => {
+  await withDemo("calltouch-3s-late", {}, async ({ demo, page, status }) => {
+    await page.goto(demo.pageUrl("/", "rtb_delay=0&ct_delay=3000"));
+    await page.waitForTimeout(1500);
+    const early = await status();
+    assert.equal(early.session, false, "the queue stub gives no session");
+    assert.equal(early.state, "waiting");
+    await waitFor(async () => (await status())?.state === "bound", { timeout: 12000, what: "bound" });
+    const attrs = await page.evaluate(() => window.ctAttrs);
+    assert.equal(attrs.length, 1, "set_attrs queued on the stub and replayed by init.js");
+    assert.equal(JSON.parse(attrs[0]).__r_aid_v__, await pageCookie(page, "__r_aid_v__"));
+  });
+});
+
+test("consent pending: nothing read or sent until grantConsent()", async () => {
+  await withDemo("consent-pending", {}, async ({ demo, page, status }) => {
+    await page.goto(demo.pageUrl("/consent.html", "rtb_delay=0&ct_delay=0"));
+    await page.waitForTimeout(2000);
+    const before = await status();
+    assert.deepEqual([before.state, before.cookie, before.session], ["consent_pending", false, false]);
+    assert.equal(await demo.metric(ACCEPTED), 0);
+    await page.click("#accept");
+    await waitFor(async () => (await status())?.state === "bound", { what: "bound after consent" });
+    assert.equal(await demo.metric(ACCEPTED), 1);
+  });
+});
+
+test("SPA navigation into a new Calltouch session sends a second binding", async () => {
+  await withDemo("spa-new-session", {}, async ({ demo, page, status }) => {
+    await page.goto(demo.pageUrl("/", "rtb_delay=0&ct_delay=0"));
+    await waitFor(async () => (await status())?.sent === 1, { what: "first binding" });
+    await page.click("#new-session");
+    await waitFor(async () => (await status())?.sent === 2, { timeout: 3000, what: "second binding right after pushState" });
+    assert.equal(await demo.metric(ACCEPTED), 2);
+    assert.equal(new URL(page.url()).pathname, "/checkout");
+    await callAndExpectPostback(demo, page, await pageCookie(page, "__r_aid_v__"));
+  });
+});
+
+test("tab hidden right after both ids appear: the binding still arrives (sendBeacon)", async () => {
+  await withDemo("hidden-beacon", {}, async ({ demo, page, status }) => {
+    // The first POST meets a busy relay (503, Retry-After: 30), so the binding sits waiting to
+    // retry; hiding the tab must hand it to sendBeacon rather than leave it for 30 s.
+    let intercepted = 0;
+    await page.route("**/v1/bindings", (route) => {
+      intercepted += 1;
+      if (intercepted === 1) {
+        return route.fulfill({ status: 503, headers: { "retry-after": "30", "access-control-allow-origin": "*", "access-control-expose-headers": "Retry-After" }, body: "" });
+      }
+      return route.continue();
+    });
+    await page.goto(demo.pageUrl("/", "rtb_delay=0&ct_delay=0"));
+    await waitFor(async () => (await status())?.lastError !== null && (await status())?.lastError !== undefined, { what: "first attempt refused" });
+    assert.equal(await demo.metric(ACCEPTED), 0);
+    await page.evaluate(() => {
+      Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    await waitFor(async () => (await demo.metric(ACCEPTED)) === 1, { timeout: 5000, what: "beacon at the relay" });
+    assert.equal((await status()).sent, 1);
+  });
+});
+
+test("RTB House failing twice still gets exactly one accepted postback", async () => {
+  await withDemo("receiver-fails-twice", {}, async ({ demo, page, status }) => {
+    await fetch(`${demo.peerUrl}/demo/fail?count=2&status=503`, { method: "POST" });
+    await page.goto(demo.pageUrl("/", "rtb_delay=0&ct_delay=0"));
+    await waitFor(async () => (await status())?.state === "bound", { what: "bound" });
+    const aid = await pageCookie(page, "__r_aid_v__");
+    await callAndExpectPostback(demo, page, aid);
+    await page.waitForTimeout(1500);
+    assert.deepEqual(demo.peer.postbacks.map((p) => p.status), [503, 503, 200]);
+    assert.ok(demo.peer.postbacks.every((p) => p.aid === aid));
+  });
+});
+
+test("a page whose CSP lacks 'wasm-unsafe-eval' is unaffected; one console warning under debug", async () => {
+  await withDemo("csp-without-wasm", {}, async ({ demo, page, status, consoleLines, pageErrors }) => {
+    await page.goto(demo.pageUrl("/csp.html", "rtb_delay=0&ct_delay=0"));
+    await waitFor(async () => (await status())?.state === "failed", { what: "failed state" });
+    await page.waitForTimeout(1000);
+    const warnings = consoleLines.filter((l) => l.type === "warning" && l.text.startsWith("aidlink:"));
+    assert.equal(warnings.length, 1, JSON.stringify(consoleLines));
+    assert.match(warnings[0].text, /wasm-unsafe-eval/);
+    assert.deepEqual(pageErrors, []);
+    await page.click("#simulate-lead");
+    await waitFor(() => page.evaluate(() => /request-\d+: webhook answered 200/.test(document.querySelector("#last-lead").textContent)), { what: "page still works" });
+    assert.equal(await demo.metric(ACCEPTED), 0);
+  });
+});

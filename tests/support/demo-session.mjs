@@ -1,0 +1,50 @@
+// One isolated demo chain per test (its own relay, SQLite file and demo peer), a fresh browser
+// context, console capture, and a screenshot of the page kept under artifacts/e2e/.
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { launchDemo, ROOT } from "../../www/demo/launch.mjs";
+import { launchChromium } from "./chromium.mjs";
+
+export const ARTIFACTS = path.join(ROOT, "artifacts/e2e");
+export const ACCEPTED = 'aidlink_bindings_total{result="accepted"}';
+
+let browser = null;
+export async function sharedBrowser() {
+  browser = browser || (await launchChromium());
+  return browser;
+}
+export async function closeBrowser() {
+  if (browser) await browser.close();
+  browser = null;
+}
+
+export async function waitFor(check, { timeout = 10000, every = 100, what = "condition" } = {}) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+export async function withDemo(name, options, body) {
+  const dir = mkdtempSync(path.join(tmpdir(), "aidlink-e2e-"));
+  const demo = await launchDemo({ dir, siteExtra: options.siteExtra || {} });
+  const context = await (await sharedBrowser()).newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const consoleLines = [];
+  const pageErrors = [];
+  page.on("console", (m) => consoleLines.push({ type: m.type(), text: m.text() }));
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  const status = () => page.evaluate(() => (window.aidlink ? window.aidlink.status() : null));
+  try {
+    await body({ demo, page, context, consoleLines, pageErrors, status });
+  } finally {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true }).catch(() => {});
+    await context.close();
+    await demo.stop();
+  }
+}
