@@ -532,5 +532,18 @@ impl fmt::Debug for Site {
     }
 }
 
+/// A valid site for unit tests: site 38342 with PKEY `rtb-test`, plus `extra` TOML lines.
+#[cfg(test)]
+pub(crate) fn test_site(extra: &str) -> Site {
+    let toml = format!(
+        "[server]\nadmin_token = \"0123456789abcdef\"\n[[site]]\nid = \"38342\"\npkey = \"rtb-test\"\n\
+         tagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\nwebhook_token = \"tok-0123456789abcdef\"\n{extra}\n"
+    );
+    Config::parse(&toml)
+        .expect("test site config")
+        .site
+        .remove(0)
+}
+
 #[cfg(test)]
 mod tests;

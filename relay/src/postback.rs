@@ -100,7 +100,6 @@ pub fn mask_pkey(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::webhook::parse_lead;
 
     #[test]
@@ -154,9 +153,7 @@ mod tests {
     }
 
     fn site() -> Site {
-        let toml = "[server]\nadmin_token = \"0123456789abcdef\"\n[[site]]\nid = \"38342\"\npkey = \"rtb-test\"\n\
-            tagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\nwebhook_token = \"tok-0123456789abcdef\"\nregion = \"asia\"\n";
-        Config::parse(toml).unwrap().site.remove(0)
+        crate::config::test_site("region = \"asia\"")
     }
 
     fn lead(query: &str) -> Lead {

@@ -151,10 +151,17 @@ async fn switch_off_then_on_without_restart() {
         relay.wait_status("call-48", "filtered", 5).await["reason"],
         "switched_off"
     );
-    // The switch flipped on: applied by SIGHUP, no restart.
+    // The switch flipped on in the file: picked up by the file watch, no signal, no restart.
     relay.write_config("enabled = true");
-    relay.signal("-HUP");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let reloaded = std::time::Instant::now();
+    while !relay.logs().contains("configuration reloaded") {
+        assert!(
+            reloaded.elapsed() < Duration::from_secs(6),
+            "file change not picked up: {}",
+            relay.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     relay
         .webhook(&call("47", "calldisconnected", "702", ""))
         .await;
@@ -622,4 +629,59 @@ fn check_config_names_each_problem_and_exits_2() {
             .unwrap();
         assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--config"));
     }
+}
+
+#[tokio::test]
+async fn bindings_acknowledged_before_a_kill_survive_it() {
+    let rtb = Receiver::start().await;
+    let mut relay = Relay::start_with(rtb.endpoint(), "", "bindings_per_minute_per_ip = 100000");
+    let (first_ack, acked_once) = tokio::sync::oneshot::channel::<()>();
+    let first_ack = std::sync::Arc::new(std::sync::Mutex::new(Some(first_ack)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..400 {
+        let url = format!("{}/v1/bindings", relay.url);
+        let first_ack = first_ack.clone();
+        tasks.spawn(async move {
+            let body = format!("{{\"v\":1,\"id\":\"crash-{n}\",\"site\":\"38342\",\"session\":\"{n}\",\"aid\":\"{AID}\"}}");
+            let status = client().post(url).header("content-type", "text/plain").body(body).send().await.map(|r| r.status().as_u16()).ok();
+            if status == Some(204) {
+                if let Some(tx) = first_ack.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+            }
+            (n, status)
+        });
+    }
+    acked_once.await.unwrap();
+    relay.kill(); // between writes and acks of the requests still under way
+    let mut acked = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        if let (n, Some(204)) = result.unwrap() {
+            acked.push(n);
+        }
+    }
+    assert!(!acked.is_empty());
+    relay.spawn(); // recovery (WAL replay) happens on open
+    let db = rusqlite::Connection::open(relay.dir.path().join("aidlink.db")).unwrap();
+    let stored: i64 = db
+        .query_row("SELECT COUNT(*) FROM bindings", [], |r| r.get(0))
+        .unwrap();
+    for n in &acked {
+        let found: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM bindings WHERE id = ?1",
+                [format!("crash-{n}")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            found, 1,
+            "binding crash-{n} was acknowledged but is gone after the kill"
+        );
+    }
+    assert!(
+        stored as usize >= acked.len(),
+        "{stored} stored, {} acknowledged",
+        acked.len()
+    );
 }

@@ -1,13 +1,9 @@
 use super::*;
-use crate::config::{Config, TagFilter, TrafficCondition};
+use crate::config::{TagFilter, TrafficCondition};
 use crate::webhook::parse_lead;
 
 fn site(extra: &str) -> Site {
-    let toml = format!(
-        "[server]\nadmin_token = \"0123456789abcdef\"\n[[site]]\nid = \"1\"\npkey = \"pk\"\n\
-         tagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\nwebhook_token = \"tok-0123456789abcdef\"\n{extra}"
-    );
-    Config::parse(&toml).unwrap().site.remove(0)
+    crate::config::test_site(extra)
 }
 
 fn lead(query: &str) -> Lead {

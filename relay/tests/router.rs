@@ -1,0 +1,158 @@
+//! Router tests with `tower::ServiceExt::oneshot` (no socket): what the relay answers when its
+//! storage cannot commit — 503 with Retry-After, never a 2xx for something not stored.
+use std::sync::Arc;
+
+use aidlink_protocol::Binding;
+use aidlink_relay::config::Config;
+use aidlink_relay::http::{app, AppState};
+use aidlink_relay::metrics::Metrics;
+use aidlink_relay::reload::Settings;
+use aidlink_relay::store::*;
+use aidlink_relay::webhook::Lead;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt;
+
+/// Storage whose disk is gone: every call fails.
+struct DownStore;
+
+fn down<T>() -> BoxFuture<'static, Result<T, StoreError>> {
+    Box::pin(async { Err(StoreError::Unavailable("disk I/O error".into())) })
+}
+
+impl Store for DownStore {
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        down()
+    }
+    fn put_binding(&self, _: Binding, _: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
+        down()
+    }
+    fn put_lead_event(&self, _: String, _: Lead, _: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        down()
+    }
+    fn decide(
+        &self,
+        _: aidlink_relay::config::Site,
+        _: String,
+        _: String,
+        _: i64,
+    ) -> BoxFuture<'_, Result<Option<Decided>, StoreError>> {
+        down()
+    }
+    fn undecided(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>> {
+        down()
+    }
+    fn claim_due(
+        &self,
+        _: i64,
+        _: i64,
+        _: u32,
+    ) -> BoxFuture<'_, Result<Vec<Delivery>, StoreError>> {
+        down()
+    }
+    fn record_attempt(
+        &self,
+        _: Delivery,
+        _: Attempt,
+        _: Next,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        down()
+    }
+    fn requeue_dead(
+        &self,
+        _: String,
+        _: Option<String>,
+        _: i64,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        down()
+    }
+    fn trail(&self, _: String, _: String) -> BoxFuture<'_, Result<Option<Trail>, StoreError>> {
+        down()
+    }
+    fn list(
+        &self,
+        _: String,
+        _: LeadStatus,
+        _: u32,
+    ) -> BoxFuture<'_, Result<Vec<LeadSummary>, StoreError>> {
+        down()
+    }
+    fn outbox_stats(&self) -> BoxFuture<'_, Result<OutboxStats, StoreError>> {
+        down()
+    }
+}
+
+fn router() -> axum::Router {
+    let config = Config::parse(include_str!("../relay.example.toml")).unwrap();
+    let state = AppState::new(
+        Settings::new(config),
+        Arc::new(DownStore),
+        Arc::new(Metrics::default()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    app(state)
+}
+
+#[tokio::test]
+async fn storage_down_means_503_with_retry_after_not_an_acknowledgement() {
+    let binding = r#"{"v":1,"id":"x","site":"38342","session":"1","aid":"Abc"}"#;
+    let request = Request::post("/v1/bindings")
+        .header("content-type", "text/plain")
+        .header("origin", "https://shop.example")
+        .body(Body::from(binding))
+        .unwrap();
+    let response = router().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+
+    let hook = Request::get("/v1/calltouch/38342?token=change-me-webhook-token&leadtype=call&id=1")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        router().oneshot(hook).await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    let ready = Request::get("/readyz").body(Body::empty()).unwrap();
+    assert_eq!(
+        router().oneshot(ready).await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let live = Request::get("/healthz").body(Body::empty()).unwrap();
+    assert_eq!(
+        router().oneshot(live).await.unwrap().status(),
+        StatusCode::OK,
+        "alive, just not ready"
+    );
+}
+
+#[tokio::test]
+async fn json_bindings_get_a_preflight_only_for_configured_origins() {
+    let preflight = |origin: &str| {
+        Request::options("/v1/bindings")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = router()
+        .oneshot(preflight("https://shop.example"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    assert_eq!(ok.headers()["access-control-allow-methods"], "POST");
+    let refused = router()
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
