@@ -156,3 +156,12 @@ async fn json_bindings_get_a_preflight_only_for_configured_origins() {
         .get("access-control-allow-origin")
         .is_none());
 }
+
+#[tokio::test]
+async fn only_get_and_head_reach_files() {
+    let post = Request::post("/aidlink.js").body(Body::empty()).unwrap();
+    assert_eq!(
+        router().oneshot(post).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}

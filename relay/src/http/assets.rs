@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
@@ -54,6 +54,9 @@ pub async fn file(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return ApiError::NotFound("not found").into_response();
+    }
     let config = state.settings.current();
     let name = request.uri().path().trim_start_matches('/');
     let plain = !name.is_empty()
