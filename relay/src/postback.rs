@@ -100,7 +100,6 @@ pub fn mask_pkey(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhook::parse_lead;
 
     #[test]
     fn reproduces_rtb_house_test_vector_byte_for_byte() {
@@ -157,12 +156,7 @@ mod tests {
     }
 
     fn lead(query: &str) -> Lead {
-        parse_lead(
-            &form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect::<Vec<_>>(),
-        )
-        .unwrap()
+        crate::webhook::test_lead(query)
     }
 
     #[test]

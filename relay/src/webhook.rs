@@ -253,5 +253,14 @@ fn parse_datetime_ms(value: &str) -> Option<i64> {
     Some(((days * 24 + h) * 60 + min) * 60_000 + s * 1000)
 }
 
+/// Parses a URL-encoded webhook body for unit tests.
+#[cfg(test)]
+pub(crate) fn test_lead(query: &str) -> Lead {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    parse_lead(&fields).expect("test webhook parses")
+}
+
 #[cfg(test)]
 mod tests;

@@ -88,23 +88,26 @@ test("tab hidden right after both ids appear: the binding still arrives (sendBea
   await withDemo("hidden-beacon", {}, async ({ demo, page, status }) => {
     // The first POST meets a busy relay (503, Retry-After: 30), so the binding sits waiting to
     // retry; hiding the tab must hand it to sendBeacon rather than leave it for 30 s.
-    let intercepted = 0;
+    const seen = [];
     await page.route("**/v1/bindings", (route) => {
-      intercepted += 1;
-      if (intercepted === 1) {
+      seen.push(`${route.request().resourceType()} at ${Date.now() % 100000}`);
+      if (seen.length === 1) {
         return route.fulfill({ status: 503, headers: { "retry-after": "30", "access-control-allow-origin": "*", "access-control-expose-headers": "Retry-After" }, body: "" });
       }
       return route.continue();
     });
     await page.goto(demo.pageUrl("/", "rtb_delay=0&ct_delay=0"));
-    await waitFor(async () => (await status())?.lastError !== null && (await status())?.lastError !== undefined, { what: "first attempt refused" });
-    assert.equal(await demo.metric(ACCEPTED), 0);
+    await waitFor(async () => typeof (await status())?.lastError === "string", { what: "first attempt refused" });
+    const waiting = await status();
+    assert.equal(await demo.metric(ACCEPTED), 0, `nothing at the relay yet; requests: ${seen}; status ${JSON.stringify(waiting)}`);
     await page.evaluate(() => {
       Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
       document.dispatchEvent(new Event("visibilitychange"));
     });
-    await waitFor(async () => (await demo.metric(ACCEPTED)) === 1, { timeout: 5000, what: "beacon at the relay" });
-    assert.equal((await status()).sent, 1);
+    await waitFor(async () => (await demo.metric(ACCEPTED)) === 1, { timeout: 5000, what: `beacon at the relay (requests: ${seen})` });
+    const after = await status();
+    assert.equal(after.sent, 1, JSON.stringify(after));
+    assert.equal(seen.length, 2, `one refused fetch, one beacon: ${seen}`);
   });
 });
 

@@ -2,6 +2,26 @@
    (the demo peer sends Calltouch-shaped webhooks to the relay), the postbacks the fake RTB House
    received, and SPA navigation. */
 (function () {
+  /* The panel every demo page shares; each page keeps only what differs (its tag, a consent
+     banner, a CSP). */
+  var PANEL = `
+<header><strong>Demo Shop</strong><a href="/" data-nav="/catalog">Catalog</a><a href="/" data-nav="/cart">Cart</a>
+  <button id="new-session" class="secondary">New Calltouch session + navigate</button></header>
+<main>
+  <section><h2 id="page-title">Welcome</h2>
+    <p>This page carries the RTB House tag (simulated), the Calltouch loader (simulated) and the one-line aidlink tag.
+       Call us, or leave a request:</p>
+    <p><button id="simulate-call">Simulate call</button> <button id="simulate-lead" class="secondary">Simulate form lead</button></p>
+    <p id="last-lead"></p></section>
+  <section><h3>aidlink status()</h3><pre id="status"></pre></section>
+  <section><h3>Ids on this page</h3><pre id="ids"></pre></section>
+  <section><h3>How it flows</h3><ol><li>RTB House tag sets <code>__r_aid_v__</code></li><li>Calltouch starts a session</li>
+    <li>aidlink hands the id to Calltouch and POSTs the binding to the relay</li><li>a call ends → Calltouch webhook → relay decides → one RTB House postback</li></ol></section>
+  <section class="wide"><h3>Postbacks received by the fake RTB House</h3>
+    <table><thead><tr><td>time</td><td>status</td><td>aid</td><td>tag</td></tr></thead><tbody id="postbacks"></tbody></table></section>
+</main>
+`;
+  document.body.insertAdjacentHTML("beforeend", PANEL);
   var params = new URLSearchParams(location.search);
   var peer = params.get("peer") || location.protocol + "//" + location.hostname + ":" + (Number(location.port) + 1);
   var $ = function (id) { return document.getElementById(id); };

@@ -1,18 +1,12 @@
 use super::*;
 use crate::config::{TagFilter, TrafficCondition};
-use crate::webhook::parse_lead;
 
 fn site(extra: &str) -> Site {
     crate::config::test_site(extra)
 }
 
 fn lead(query: &str) -> Lead {
-    parse_lead(
-        &form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect::<Vec<_>>(),
-    )
-    .unwrap()
+    crate::webhook::test_lead(query)
 }
 
 const END: &str = "leadtype=call&id=1&callphase=calldisconnected";
