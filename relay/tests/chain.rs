@@ -685,3 +685,31 @@ async fn bindings_acknowledged_before_a_kill_survive_it() {
         acked.len()
     );
 }
+
+#[tokio::test]
+async fn tags_count_as_of_the_call_end_only() {
+    let rtb = Receiver::start().await;
+    let relay = Relay::start(&rtb, "tags = { names = [\"VIP\"] }");
+    relay.bind("707", None, AID).await;
+    relay
+        .webhook(&call("91", "calldisconnected", "707", ""))
+        .await;
+    assert_eq!(
+        relay.wait_status("call-91", "filtered", 5).await["reason"],
+        "filtered:tags"
+    );
+    // Calltouch redelivers the end later with a tag added after the call ended: it does not count.
+    relay
+        .webhook(&call("91", "calldisconnected", "707", "&tags_api=VIP"))
+        .await;
+    settle().await;
+    let t = relay.trail("call-91").await;
+    assert_eq!(t["reason"], "filtered:tags", "{t}");
+    assert_eq!(t["events"][1]["reason"], "filtered:tags");
+    assert!(rtb.postbacks().is_empty());
+    // Tagged at the end itself: sent.
+    relay
+        .webhook(&call("92", "calldisconnected", "707", "&tags_manual=vip"))
+        .await;
+    relay.wait_status("call-92", "sent", 5).await;
+}

@@ -324,9 +324,12 @@ impl Store for Sqlite {
             let existing: Option<String> = conn
                 .query_row("SELECT lead FROM leads WHERE site = ?1 AND lead_id = ?2", params![site, lead_id], |r| r.get(0))
                 .optional()?;
-            // A late redelivery of the call's start must not hide its end.
+            // The first call-end event is what the call is judged on (DOMAIN.md §1: a tag added
+            // after the call ended does not count): later events, a late start or a redelivered
+            // end with newer tags, are recorded and may re-run the decision (say the switch was
+            // turned on since), but do not replace the facts of the end.
             let keep_existing = match &existing {
-                Some(text) => from_json::<Lead>(text)?.is_call_end() && !lead.is_call_end(),
+                Some(text) => from_json::<Lead>(text)?.is_call_end(),
                 None => false,
             };
             let json = to_json(&lead)?;
