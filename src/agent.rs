@@ -11,7 +11,6 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use aidlink_protocol::{cookie, Backoff, Binding, Touch};
-use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 use crate::config::Config;
@@ -55,7 +54,7 @@ impl State {
 }
 
 /// What `window.aidlink.status()` returns (a plain object).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     /// `consent_pending`, `waiting`, `bound`, `stopped`, `denied` (or `loading` / `failed`
     /// from the loader).
@@ -67,8 +66,30 @@ pub struct Status {
     /// Bindings delivered from this page.
     pub sent: u32,
     /// The last problem, if any.
-    #[serde(rename = "lastError")]
     pub last_error: Option<String>,
+}
+
+impl Status {
+    /// The plain object `{ state, cookie, session, sent, lastError }` (`lastError` null when
+    /// there is none).
+    pub fn to_js(&self) -> JsValue {
+        let object = js_sys::Object::new();
+        let last_error = self
+            .last_error
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from_str);
+        let fields: [(&str, JsValue); 5] = [
+            ("state", JsValue::from_str(self.state)),
+            ("cookie", JsValue::from_bool(self.cookie)),
+            ("session", JsValue::from_bool(self.session)),
+            ("sent", JsValue::from_f64(f64::from(self.sent))),
+            ("lastError", last_error),
+        ];
+        for (key, value) in fields {
+            let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), &value);
+        }
+        object.into()
+    }
 }
 
 /// The capture agent of one page.
@@ -309,8 +330,7 @@ fn attrs_json(key: &str, aid: &str) -> Option<String> {
 
 /// The binding's JSON body, serialised by serde (the protocol crate's wire type).
 fn to_json(binding: &Binding) -> Option<String> {
-    let value = serde_wasm_bindgen::to_value(binding).ok()?;
-    js_sys::JSON::stringify(&value).ok().map(String::from)
+    serde_json::to_string(binding).ok()
 }
 
 fn schedule_poll(agent: &Shared) {
