@@ -93,9 +93,14 @@ impl Touch {
 /// The host of a referrer URL (`https://user@yandex.ru:443/search?q=1` → `yandex.ru`),
 /// lowercased; empty when there is none.
 pub fn referrer_host(referrer: &str) -> Cow<'_, str> {
+    // A byte search, not `split_once("://")`: the substring searcher's panic path would pull
+    // core's formatting tables into the wasm bundle (BENCHMARKS.md).
     let after_scheme = referrer
-        .split_once("://")
-        .map_or(referrer, |(_, rest)| rest);
+        .as_bytes()
+        .windows(3)
+        .position(|w| w == b"://")
+        .and_then(|at| referrer.get(at + 3..))
+        .unwrap_or(referrer);
     let authority = after_scheme
         .split(['/', '?', '#'])
         .next()
@@ -113,18 +118,18 @@ pub fn referrer_host(referrer: &str) -> Cow<'_, str> {
     }
 }
 
-/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space); invalid UTF-8
-/// is replaced rather than dropped.
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space). A value that
+/// does not decode to UTF-8 (a Windows-1251 link, a cut-off escape) is kept percent-encoded,
+/// as cookies are: nothing is lost, and a traffic condition can still match it.
 pub fn form_decode(component: &str) -> Cow<'_, str> {
-    if component.contains('+') {
-        let spaced = component.replace('+', " ");
-        Cow::Owned(
-            percent_encoding::percent_decode_str(&spaced)
-                .decode_utf8_lossy()
-                .into_owned(),
-        )
+    let spaced: Cow<'_, str> = if component.contains('+') {
+        Cow::Owned(component.replace('+', " "))
     } else {
-        percent_encoding::percent_decode_str(component).decode_utf8_lossy()
+        Cow::Borrowed(component)
+    };
+    match percent_encoding::percent_decode_str(&spaced).decode_utf8() {
+        Ok(Cow::Owned(s)) => Cow::Owned(s),
+        Ok(Cow::Borrowed(_)) | Err(_) => spaced,
     }
 }
 
@@ -213,6 +218,9 @@ mod tests {
     #[test]
     fn form_decode_handles_plus_and_bad_bytes() {
         assert_eq!(form_decode("a+b%20c"), "a b c");
-        assert_eq!(form_decode("%FF"), "\u{FFFD}");
+        assert_eq!(form_decode("%FF"), "%FF");
+        // Windows-1251 escapes, as old ad links carry them: kept as sent (`+` still a space).
+        assert_eq!(form_decode("%EF%F0%E8+%E2%E5%F2"), "%EF%F0%E8 %E2%E5%F2");
+        assert_eq!(form_decode("%D0%BF%D1%80"), "пр");
     }
 }
