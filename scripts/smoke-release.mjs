@@ -75,6 +75,9 @@ await check("script-tag bundle loads in Chromium and binds cookie + session", as
     assert(binding.aid === "SmokeId0123456789ab" && binding.session === "424242", posts[0].body);
     assert(/^text\/plain/.test(posts[0].type), `content-type ${posts[0].type}`);
     assert(errors.length === 0, `page errors or console output: ${errors.join("; ")}`);
+    const status = await page.evaluate(() => window.aidlink.status());
+    const plain = JSON.stringify(status);
+    assert(plain === '{"state":"bound","cookie":true,"session":true,"sent":1,"lastError":null}', `status() = ${plain}`);
     const globals = await page.evaluate(() => Object.keys(window).filter((k) => /aidlink|wasm_bindgen/i.test(k)));
     assert(globals.join() === "aidlink", `globals: ${globals}`);
   } finally {

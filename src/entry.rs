@@ -165,7 +165,11 @@ pub fn status() -> JsValue {
         Global::Failed(line) => Some(idle("failed", Some(line.clone()))),
         Global::Idle => Some(idle("loading", None)),
     });
-    status.unwrap_or_else(|| idle("waiting", None)).to_js()
+    let status = status.unwrap_or_else(|| idle("waiting", None));
+    let plain = serde_wasm_bindgen::Serializer::new()
+        .serialize_missing_as_null(true)
+        .serialize_maps_as_objects(true);
+    serde::Serialize::serialize(&status, &plain).unwrap_or(JsValue::NULL)
 }
 
 fn idle(state: &'static str, last_error: Option<String>) -> Status {
