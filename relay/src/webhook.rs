@@ -133,11 +133,7 @@ pub fn parse_lead(fields: &[(String, String)]) -> Result<Lead, WebhookError> {
             .find(|v| !v.is_empty() && *v != "null" && *v != "undefined")
     };
     let text = |name: &str| get(name).unwrap_or_default().to_string();
-    let flag = |name: &str, yes: &str, no: &str| match get(name) {
-        Some(v) if v.eq_ignore_ascii_case(yes) || v == "1" || v == "true" => Some(true),
-        Some(v) if v.eq_ignore_ascii_case(no) || v == "0" || v == "false" => Some(false),
-        _ => None,
-    };
+    let flag = |name: &str, word: &str| get(name).and_then(|v| read_flag(v, word));
     let kind = match get("leadtype") {
         Some("call") => LeadKind::Call,
         Some("request") => LeadKind::Request,
@@ -163,14 +159,14 @@ pub fn parse_lead(fields: &[(String, String)]) -> Result<Lead, WebhookError> {
         .or_else(|| get("requestDate").and_then(parse_datetime_ms));
     let (unique, target, unique_target) = match kind {
         LeadKind::Call => (
-            flag("unique", "true", "false"),
-            flag("targetcall", "target", "non-target"),
-            flag("uniqtargetcall", "uniqtarget", "non-uniqtarget"),
+            flag("unique", "unique"),
+            flag("targetcall", "target"),
+            flag("uniqtargetcall", "uniqtarget"),
         ),
         LeadKind::Request => (
-            flag("uniquerequest", "true", "false"),
-            flag("targetrequest", "true", "false"),
-            flag("uniqtargetrequest", "true", "false"),
+            flag("uniquerequest", "unique"),
+            flag("targetrequest", "target"),
+            flag("uniqtargetrequest", "uniqtarget"),
         ),
     };
     let mut tags: Vec<String> = Vec::new();
@@ -190,7 +186,13 @@ pub fn parse_lead(fields: &[(String, String)]) -> Result<Lead, WebhookError> {
         session_id: get("sessionId").filter(|s| is_id(s)).map(str::to_string),
         ct_client_id: get("ctClientId").filter(|s| is_id(s)).map(str::to_string),
         site_id: get("siteId").map(str::to_string),
-        successful: flag("status", "successful", "unsuccessful"),
+        successful: get("status").and_then(|v| {
+            if v.eq_ignore_ascii_case("unsuccessful") {
+                Some(false)
+            } else {
+                read_flag(v, "successful")
+            }
+        }),
         unique,
         target,
         unique_target,
@@ -206,6 +208,20 @@ pub fn parse_lead(fields: &[(String, String)]) -> Result<Lead, WebhookError> {
         },
         attrs: get("attrs").map(parse_attrs).unwrap_or_default(),
     })
+}
+
+/// A Calltouch flag: its word (`target`, `uniqtarget`, `unique`) or `true` / `1` is yes; the
+/// word with `non-` (`non-target`) or `false` / `0` is no; anything else is unknown. Calls and
+/// requests take the same forms.
+fn read_flag(value: &str, word: &str) -> Option<bool> {
+    let lower = value.to_ascii_lowercase();
+    match lower.as_str() {
+        "1" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        v if v == word => Some(true),
+        v if v.strip_prefix("non-") == Some(word) => Some(false),
+        _ => None,
+    }
 }
 
 fn is_id(id: &str) -> bool {

@@ -146,3 +146,26 @@ fn garbage_attrs_and_odd_values_are_tolerated() {
     assert_eq!(parse_datetime_ms("1970-01-01 00:00:00"), Some(0));
     assert_eq!(parse_datetime_ms("2024-13-01 00:00:00"), None);
 }
+
+#[test]
+fn request_flags_in_calltouch_words() {
+    let lead = parse_lead(&fixture("request_flag_words.txt")).unwrap();
+    assert_eq!(
+        (lead.unique, lead.target, lead.unique_target),
+        (Some(true), Some(true), Some(false)),
+        "unique / target / non-uniqtarget"
+    );
+    let lead = parse_lead(&fixture("request_flag_words_negative.txt")).unwrap();
+    assert_eq!(
+        (lead.unique, lead.target, lead.unique_target),
+        (Some(false), Some(false), Some(true)),
+        "non-unique / non-target / uniqtarget"
+    );
+    let call = parse_lead(&[
+        ("leadtype".into(), "call".into()),
+        ("id".into(), "1".into()),
+        ("unique".into(), "unique".into()),
+    ])
+    .unwrap();
+    assert_eq!(call.unique, Some(true), "the call flag takes the word too");
+}
