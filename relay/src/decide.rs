@@ -121,7 +121,7 @@ pub fn decide(site: &Site, lead: &Lead, aid: Option<&str>, touches: &[Touch]) ->
     let Some(aid) = aid else {
         return Decision::NoRtbId;
     };
-    if lead.kind == LeadKind::Call && !lead.is_call_end() && needs_call_end(site) {
+    if lead.kind == LeadKind::Call && !lead.is_call_end() && needs_call_end(site, lead) {
         return Decision::WaitingCallEnd;
     }
     if !site.metrics.iter().any(|m| metric_matches(*m, lead)) {
@@ -144,18 +144,36 @@ pub fn decide(site: &Site, lead: &Lead, aid: Option<&str>, touches: &[Touch]) ->
     }
 }
 
-/// Any metric other than "all calls", or any tag filter, is only final at the call's end.
-fn needs_call_end(site: &Site) -> bool {
-    !site.tags.names.is_empty()
-        || site.metrics.iter().any(|m| {
-            matches!(
+/// Whether a call not yet ended must wait for its end (DOMAIN.md §1): tags always (they
+/// count as of the end); metrics only when none that is final at the start already matches
+/// (any of the metrics admits the call) and one of them is only final at the end: target,
+/// unique-target and failed, or unique when the start did not say.
+fn needs_call_end(site: &Site, lead: &Lead) -> bool {
+    if !site.tags.names.is_empty() {
+        return true;
+    }
+    let known_at_start = |m: &Metric| match m {
+        Metric::AllCalls => true,
+        Metric::UniqueCalls => lead.unique.is_some(),
+        _ => false,
+    };
+    if site
+        .metrics
+        .iter()
+        .any(|m| known_at_start(m) && metric_matches(*m, lead))
+    {
+        return false;
+    }
+    site.metrics.iter().any(|m| {
+        !known_at_start(m)
+            && matches!(
                 m,
                 Metric::UniqueCalls
                     | Metric::TargetCalls
                     | Metric::UniqueTargetCalls
                     | Metric::FailedCalls
             )
-        })
+    })
 }
 
 fn metric_matches(metric: Metric, lead: &Lead) -> bool {

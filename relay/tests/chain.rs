@@ -113,7 +113,7 @@ async fn binding_found_by_calltouch_visitor_id_and_attrs_fallback() {
 #[tokio::test]
 async fn call_start_only_waits_and_sends_nothing() {
     let rtb = Receiver::start().await;
-    let relay = Relay::start(&rtb, "metrics = [\"unique_calls\"]");
+    let relay = Relay::start(&rtb, "metrics = [\"target_calls\"]");
     relay.bind("701", None, AID).await;
     relay.webhook(&call("46", "callconnected", "701", "")).await;
     let t = relay.wait_status("call-46", "waiting", 5).await;

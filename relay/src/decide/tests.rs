@@ -350,3 +350,61 @@ fn rtb_id_from_session_then_client_then_attrs() {
     );
     assert_eq!(pick_aid(None, None, &lead(END), "__r_aid_v__"), None);
 }
+
+#[test]
+fn only_target_failed_and_tags_make_a_call_wait_for_its_end() {
+    let start = |flags: &str| {
+        lead(&format!(
+            "leadtype=call&id=1&callphase=callconnected&status=null&targetcall=null{flags}"
+        ))
+    };
+    let unique = site("metrics = [\"unique_calls\"]");
+    assert_eq!(
+        decide(&unique, &start("&unique=true"), AID, &[]),
+        send(),
+        "unique is known at call start"
+    );
+    assert_eq!(
+        decide(&unique, &start("&unique=false"), AID, &[]).reason(),
+        "filtered:metric"
+    );
+    assert_eq!(
+        decide(&unique, &start("&unique=null"), AID, &[]).reason(),
+        "waiting:call_end",
+        "not said at the start: wait for the end"
+    );
+    assert_eq!(
+        decide(
+            &site("metrics = [\"all_calls\", \"target_calls\"]"),
+            &start(""),
+            AID,
+            &[]
+        ),
+        send(),
+        "any of the metrics: all_calls already admits the call"
+    );
+    let unique_or_target = site("metrics = [\"unique_calls\", \"target_calls\"]");
+    assert_eq!(
+        decide(&unique_or_target, &start("&unique=true"), AID, &[]),
+        send()
+    );
+    assert_eq!(
+        decide(&unique_or_target, &start("&unique=false"), AID, &[]).reason(),
+        "waiting:call_end",
+        "not unique, but it may still turn out a target call"
+    );
+    for metrics in ["target_calls", "unique_target_calls", "failed_calls"] {
+        let s = site(&format!("metrics = [\"{metrics}\"]"));
+        assert_eq!(
+            decide(&s, &start("&unique=true"), AID, &[]).reason(),
+            "waiting:call_end",
+            "{metrics}"
+        );
+    }
+    let tagged = site("metrics = [\"all_calls\"]\ntags = { names = [\"VIP\"] }");
+    assert_eq!(
+        decide(&tagged, &start("&unique=true"), AID, &[]).reason(),
+        "waiting:call_end",
+        "tags count as of the call end"
+    );
+}
