@@ -2,8 +2,12 @@
 //! `relay/relay.example.toml`), parsed with serde and validated as a whole: every problem is
 //! reported with its key path (`site[0].tagging_hash: must be 20 letters or digits`).
 
+mod error;
+mod validate;
+
+pub use error::{ConfigError, Problem};
+
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -309,50 +313,6 @@ pub enum Attribution {
     FirstClick,
 }
 
-/// One problem in a configuration, with its key path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Key path, e.g. `site[0].tagging_hash`.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
-
-/// Why a configuration could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// TOML syntax or a wrong type / unknown key (the message names the key).
-    #[error("{0}")]
-    Syntax(String),
-    /// Values that parse but are not acceptable; each names its key path.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Invalid(Vec<Problem>),
-}
-
-impl ConfigError {
-    /// Each problem on its own line, `path: message`.
-    pub fn lines(&self) -> Vec<String> {
-        match self {
-            ConfigError::Invalid(problems) => problems.iter().map(ToString::to_string).collect(),
-            other => vec![other.to_string()],
-        }
-    }
-}
-
 impl Config {
     /// Reads, parses and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -363,17 +323,14 @@ impl Config {
         Config::parse(&text)
     }
 
-    /// Parses and validates TOML text.
+    /// Parses and validates TOML text. A value of the wrong type or shape, or an unknown key,
+    /// is reported with its key path and line; the values of secret keys are never echoed.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let message = e.message().trim().to_string();
-            ConfigError::Syntax(match e.span() {
-                Some(span) => {
-                    let line = text[..span.start].lines().count().max(1);
-                    format!("line {line}: {message}")
-                }
-                None => message,
-            })
+        let document =
+            toml::Deserializer::parse(text).map_err(|e| error::from_toml(text, None, &e))?;
+        let config: Config = serde_path_to_error::deserialize(document).map_err(|e| {
+            let path = e.path().to_string();
+            error::from_toml(text, Some(&path), e.inner())
         })?;
         let problems = config.problems();
         if problems.is_empty() {
@@ -387,112 +344,6 @@ impl Config {
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.site.iter().find(|s| s.id == id)
     }
-
-    /// Every problem in the configuration.
-    pub fn problems(&self) -> Vec<Problem> {
-        let mut out = Vec::new();
-        let mut bad = |path: String, message: &str| {
-            out.push(Problem {
-                path,
-                message: message.into(),
-            })
-        };
-        if self.server.listen.parse::<SocketAddr>().is_err() {
-            bad(
-                "server.listen".into(),
-                "must be an address like 127.0.0.1:8080",
-            );
-        }
-        if self.server.admin_token.chars().count() < 16 {
-            bad(
-                "server.admin_token".into(),
-                "required, at least 16 characters",
-            );
-        }
-        if self.server.bindings_per_minute_per_ip == 0 {
-            bad(
-                "server.bindings_per_minute_per_ip".into(),
-                "must be at least 1",
-            );
-        }
-        let sqlite_ok = self
-            .storage
-            .url
-            .strip_prefix("sqlite://")
-            .is_some_and(|p| !p.is_empty());
-        if !sqlite_ok {
-            bad(
-                "storage.url".into(),
-                "must be sqlite://PATH (postgres:// is not in this build yet)",
-            );
-        }
-        let endpoint = &self.rtbhouse.endpoint;
-        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-            bad("rtbhouse.endpoint".into(), "must be an http(s) URL");
-        }
-        if self.rtbhouse.timeout_ms == 0 {
-            bad("rtbhouse.timeout_ms".into(), "must be at least 1");
-        }
-        if humantime::parse_duration(&self.rtbhouse.retry_for).is_err() {
-            bad(
-                "rtbhouse.retry_for".into(),
-                "not a duration (\"24h\", \"90m\")",
-            );
-        }
-        if self.rtbhouse.retry_base_ms == 0
-            || self.rtbhouse.retry_cap_ms < self.rtbhouse.retry_base_ms
-        {
-            bad(
-                "rtbhouse.retry_cap_ms".into(),
-                "must be ≥ retry_base_ms ≥ 1",
-            );
-        }
-        for (i, site) in self.site.iter().enumerate() {
-            let p = |key: &str| format!("site[{i}].{key}");
-            if !aidlink_protocol::binding::is_site_id(&site.id) {
-                bad(p("id"), "must be the numeric Calltouch site id");
-            } else if self.site[..i].iter().any(|s| s.id == site.id) {
-                bad(p("id"), &format!("duplicate site id \"{}\"", site.id));
-            }
-            if site.pkey.trim().is_empty() {
-                bad(p("pkey"), "required (RTB House PKEY)");
-            }
-            let hash_ok = site.tagging_hash.len() == 20
-                && site.tagging_hash.bytes().all(|b| b.is_ascii_alphanumeric());
-            if !hash_ok {
-                bad(p("tagging_hash"), "must be 20 letters or digits");
-            }
-            if site.webhook_token.chars().count() < 16 {
-                bad(p("webhook_token"), "required, at least 16 characters");
-            }
-            for (j, origin) in site.allowed_origins.iter().enumerate() {
-                if !is_origin(origin) {
-                    bad(
-                        format!("site[{i}].allowed_origins[{j}]"),
-                        "must be scheme://host[:port] with no path",
-                    );
-                }
-            }
-            for (j, tag) in site.tags.names.iter().enumerate() {
-                if tag.trim().is_empty() {
-                    bad(format!("site[{i}].tags.names[{j}]"), "must not be empty");
-                }
-            }
-            if site.attr_key.is_empty() {
-                bad(p("attr_key"), "must not be empty");
-            }
-        }
-        out
-    }
-}
-
-fn is_origin(origin: &str) -> bool {
-    let Some((scheme, rest)) = origin.split_once("://") else {
-        return false;
-    };
-    (scheme == "https" || scheme == "http")
-        && !rest.is_empty()
-        && !rest.contains(['/', '?', '#', '@', ' '])
 }
 
 fn mask(secret: &str) -> &'static str {

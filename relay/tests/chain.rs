@@ -575,12 +575,29 @@ async fn logs_never_contain_secrets_or_personal_data() {
         .send()
         .await
         .unwrap();
+    // A reload refused for a PKEY of the wrong type: the refusal is logged, the value is not.
+    let text = std::fs::read_to_string(relay.config_path()).unwrap();
+    let typo = text.replace(&format!("pkey = \"{PKEY}\""), "pkey = 98765432123");
+    assert_ne!(text, typo);
+    std::fs::write(relay.config_path(), typo).unwrap();
+    relay.signal("-HUP");
+    let refused = std::time::Instant::now();
+    while !relay.logs().contains("configuration reload refused") {
+        assert!(
+            refused.elapsed() < Duration::from_secs(5),
+            "{}",
+            relay.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let logs = relay.logs();
     assert!(
         logs.contains("postback attempt"),
         "logs are written: {logs}"
     );
+    assert!(logs.contains("site[0].pkey: invalid type"), "{logs}");
     for secret in [
+        "98765432123",
         PKEY,
         WEBHOOK_TOKEN,
         ADMIN,
@@ -611,6 +628,18 @@ fn check_config_names_each_problem_and_exits_2() {
     assert!(
         err.contains("site[0].tagging_hash: must be 20 letters or digits"),
         "{err}"
+    );
+    std::fs::write(&bad, "[server]\nadmin_token = \"0123456789abcdefgh\"\n[[site]]\nid = \"38342\"\npkey = 98765432123\ntagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\nwebhook_token = \"0123456789abcdefgh\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aidlink-relay"))
+        .args(["check-config", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "site[0].pkey: invalid type: integer (value hidden), expected a string (line 5)\n",
+        "the key path and line, never the PKEY's value"
     );
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/relay.example.toml");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_aidlink-relay"))

@@ -90,19 +90,72 @@ fn unknown_keys_and_bad_enum_values_name_the_key() {
     let err = Config::parse(&with_site("metrics = [\"all_calls\", \"every_call\"]\n")).unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains("every_call") && msg.starts_with("line "),
+        msg.starts_with("site[0].metrics[1]: unknown variant `every_call`, expected one of")
+            && msg.ends_with("(line 8)"),
         "{msg}"
     );
     let err = Config::parse(&with_site("enabeld = false\n"))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("enabeld"), "{err}");
+    assert!(
+        err.starts_with("site[0].enabeld: unknown field `enabeld`") && err.ends_with("(line 8)"),
+        "the key path, and the line of a key at the start of its line: {err}"
+    );
     let err = Config::parse(&with_site(
         "traffic = [{ field = \"utm_source\", op = \"regex\", value = \"x\" }]\n",
     ))
     .unwrap_err()
     .to_string();
-    assert!(err.contains("regex"), "{err}");
+    assert!(
+        err.starts_with("site[0].traffic[0].op: unknown variant `regex`"),
+        "{err}"
+    );
+    let err = Config::parse(&with_site("").replace("pkey = \"pk\"\n", ""))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "site[0]: missing field `pkey` (line 3)");
+    let err = Config::parse("[server]\nadmin_token = \"unterminated\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("line 2: "),
+        "syntax errors: the line: {err}"
+    );
+}
+
+#[test]
+fn secret_values_are_never_echoed_in_messages() {
+    let cases = [
+        (
+            with_site("").replace("pkey = \"pk\"", "pkey = 98765432123"),
+            "site[0].pkey: invalid type: integer (value hidden), expected a string (line 5)",
+        ),
+        (
+            with_site("").replace(
+                "webhook_token = \"tok-0123456789abcdef\"",
+                "webhook_token = 1234567890123456789",
+            ),
+            "site[0].webhook_token: invalid type: integer (value hidden), expected a string (line 7)",
+        ),
+        (
+            with_site("").replace(
+                "admin_token = \"0123456789abcdef\"",
+                "admin_token = 31415926535897932",
+            ),
+            "server.admin_token: invalid type: integer (value hidden), expected a string (line 2)",
+        ),
+    ];
+    for (text, expected) in cases {
+        let lines = Config::parse(&text).unwrap_err().lines();
+        assert_eq!(lines, [expected]);
+    }
+    let other = Config::parse(&with_site("enabled = 42\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        other.contains("integer `42`"),
+        "values of other keys still shown: {other}"
+    );
 }
 
 #[test]

@@ -1,0 +1,114 @@
+//! Checks on a parsed configuration that types alone cannot express (addresses, lengths,
+//! duplicates, URLs); every problem is reported, each with its key path.
+
+use std::net::SocketAddr;
+
+use super::{Config, Problem};
+
+impl Config {
+    /// Every problem in the configuration.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut bad = |path: String, message: &str| {
+            out.push(Problem {
+                path,
+                message: message.into(),
+            })
+        };
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            bad(
+                "server.listen".into(),
+                "must be an address like 127.0.0.1:8080",
+            );
+        }
+        if self.server.admin_token.chars().count() < 16 {
+            bad(
+                "server.admin_token".into(),
+                "required, at least 16 characters",
+            );
+        }
+        if self.server.bindings_per_minute_per_ip == 0 {
+            bad(
+                "server.bindings_per_minute_per_ip".into(),
+                "must be at least 1",
+            );
+        }
+        let sqlite_ok = self
+            .storage
+            .url
+            .strip_prefix("sqlite://")
+            .is_some_and(|p| !p.is_empty());
+        if !sqlite_ok {
+            bad(
+                "storage.url".into(),
+                "must be sqlite://PATH (postgres:// is not in this build yet)",
+            );
+        }
+        let endpoint = &self.rtbhouse.endpoint;
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+            bad("rtbhouse.endpoint".into(), "must be an http(s) URL");
+        }
+        if self.rtbhouse.timeout_ms == 0 {
+            bad("rtbhouse.timeout_ms".into(), "must be at least 1");
+        }
+        if humantime::parse_duration(&self.rtbhouse.retry_for).is_err() {
+            bad(
+                "rtbhouse.retry_for".into(),
+                "not a duration (\"24h\", \"90m\")",
+            );
+        }
+        if self.rtbhouse.retry_base_ms == 0
+            || self.rtbhouse.retry_cap_ms < self.rtbhouse.retry_base_ms
+        {
+            bad(
+                "rtbhouse.retry_cap_ms".into(),
+                "must be ≥ retry_base_ms ≥ 1",
+            );
+        }
+        for (i, site) in self.site.iter().enumerate() {
+            let p = |key: &str| format!("site[{i}].{key}");
+            if !aidlink_protocol::binding::is_site_id(&site.id) {
+                bad(p("id"), "must be the numeric Calltouch site id");
+            } else if self.site[..i].iter().any(|s| s.id == site.id) {
+                bad(p("id"), &format!("duplicate site id \"{}\"", site.id));
+            }
+            if site.pkey.trim().is_empty() {
+                bad(p("pkey"), "required (RTB House PKEY)");
+            }
+            let hash_ok = site.tagging_hash.len() == 20
+                && site.tagging_hash.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !hash_ok {
+                bad(p("tagging_hash"), "must be 20 letters or digits");
+            }
+            if site.webhook_token.chars().count() < 16 {
+                bad(p("webhook_token"), "required, at least 16 characters");
+            }
+            for (j, origin) in site.allowed_origins.iter().enumerate() {
+                if !is_origin(origin) {
+                    bad(
+                        format!("site[{i}].allowed_origins[{j}]"),
+                        "must be scheme://host[:port] with no path",
+                    );
+                }
+            }
+            for (j, tag) in site.tags.names.iter().enumerate() {
+                if tag.trim().is_empty() {
+                    bad(format!("site[{i}].tags.names[{j}]"), "must not be empty");
+                }
+            }
+            if site.attr_key.is_empty() {
+                bad(p("attr_key"), "must not be empty");
+            }
+        }
+        out
+    }
+}
+
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    (scheme == "https" || scheme == "http")
+        && !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@', ' '])
+}
