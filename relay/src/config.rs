@@ -46,7 +46,8 @@ pub struct Server {
     pub static_dir: Option<PathBuf>,
     /// Binding POSTs accepted per client IP per minute. Default 120.
     pub bindings_per_minute_per_ip: u32,
-    /// Reverse proxies whose `X-Forwarded-For` is trusted for the client IP. Default none.
+    /// Reverse proxies whose `X-Forwarded-For` is trusted for the client IP: behind them the
+    /// client is the right-most forwarded address that is not one of them. Default none.
     pub trusted_proxies: Vec<IpNet>,
 }
 

@@ -178,8 +178,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The client's address: the peer, or the last `X-Forwarded-For` hop when the peer is one of
-/// `server.trusted_proxies`. Without connection info (router tests) it is 127.0.0.1.
+/// The client's address, IPv4-mapped IPv6 addresses read as IPv4 (an IPv4 client of a
+/// dual-stack `[::]` listener is `::ffff:a.b.c.d`). When the peer is one of
+/// `server.trusted_proxies`, the client is the right-most `X-Forwarded-For` address (every
+/// header line, in order) that is not itself a trusted proxy: a proxy appends what it saw, so
+/// anything left of that may be forged. Without connection info (router tests) it is 127.0.0.1.
 pub struct ClientIp(pub IpAddr);
 
 impl FromRequestParts<Arc<AppState>> for ClientIp {
@@ -192,25 +195,40 @@ impl FromRequestParts<Arc<AppState>> for ClientIp {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
-        let trusted = state
-            .settings
-            .current()
-            .server
-            .trusted_proxies
-            .iter()
-            .any(|n| n.contains(&peer));
-        let forwarded = parts
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip())
+            .to_canonical();
+        let config = state.settings.current();
+        let trusted = |ip: &IpAddr| config.server.trusted_proxies.iter().any(|n| n.contains(ip));
+        if !trusted(&peer) {
+            return Ok(ClientIp(peer));
+        }
+        let hops: Vec<&str> = parts
             .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        Ok(ClientIp(match forwarded {
-            Some(ip) if trusted => ip,
-            _ => peer,
-        }))
+            .get_all("x-forwarded-for")
+            .iter()
+            .flat_map(|line| line.to_str().unwrap_or("?").split(','))
+            .map(str::trim)
+            .filter(|hop| !hop.is_empty())
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            // An unreadable hop ends the walk: nothing left of it can be trusted.
+            let Some(ip) = parse_hop(hop) else { break };
+            client = ip;
+            if !trusted(&ip) {
+                break;
+            }
+        }
+        Ok(ClientIp(client))
     }
+}
+
+/// One `X-Forwarded-For` entry: an address, or an address with a port (`[::1]:80`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 /// Compares secrets without an early exit on the first differing byte.

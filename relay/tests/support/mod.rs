@@ -104,8 +104,14 @@ impl Relay {
         server_extra: &str,
         db: &std::path::Path,
     ) -> String {
+        // `server_extra` may set its own `listen` (a dual-stack `[::]:0`, say).
+        let listen = if server_extra.contains("listen =") {
+            ""
+        } else {
+            "listen = \"127.0.0.1:0\"\n"
+        };
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN}\"\n{server_extra}\n\
+            "[server]\n{listen}admin_token = \"{ADMIN}\"\n{server_extra}\n\
              [storage]\nurl = \"sqlite://{}\"\n\
              [rtbhouse]\nendpoint = \"{endpoint}\"\ntimeout_ms = 1000\nretry_base_ms = 100\nretry_cap_ms = 300\n\
              [[site]]\nid = \"38342\"\npkey = \"{PKEY}\"\ntagging_hash = \"{HASH}\"\n\
@@ -171,6 +177,11 @@ impl Relay {
             .unwrap();
         let addr = line.trim().rsplit("http://").next().unwrap().to_string();
         assert!(!addr.is_empty(), "relay did not start: {line}");
+        // Listening on every address (`[::]`): talk to it over IPv4 loopback.
+        let addr = match addr.strip_prefix("[::]:") {
+            Some(port) => format!("127.0.0.1:{port}"),
+            None => addr,
+        };
         self.url = format!("http://{addr}");
         self.child = Some(child);
     }

@@ -1,0 +1,93 @@
+//! Ingest over real HTTP: which client address a webhook comes from (dual-stack listeners,
+//! trusted proxies) and which bodies a webhook may carry.
+mod support;
+
+use support::*;
+
+/// A Calltouch webhook sent with these extra headers; the status it got.
+async fn hook_with(relay: &Relay, id: &str, headers: &[(&str, &str)]) -> u16 {
+    let mut request = client()
+        .post(format!(
+            "{}/v1/calltouch/38342?token={WEBHOOK_TOKEN}",
+            relay.url
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(call(id, "calldisconnected", "1", ""));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn ipv4_client_of_a_dual_stack_listener_matches_an_ipv4_allow_list() {
+    let rtb = Receiver::start().await;
+    // On `[::]` an IPv4 peer shows as ::ffff:127.0.0.1; it is the IPv4 client 127.0.0.1.
+    let relay = Relay::start_with(
+        rtb.endpoint(),
+        "webhook_ip_allow = [\"127.0.0.0/8\"]",
+        "listen = \"[::]:0\"",
+    );
+    assert_eq!(hook_with(&relay, "101", &[]).await, 200);
+    let outside = Relay::start_with(
+        rtb.endpoint(),
+        "webhook_ip_allow = [\"92.118.66.0/23\"]",
+        "listen = \"[::]:0\"",
+    );
+    assert_eq!(hook_with(&outside, "102", &[]).await, 403);
+    // Likewise an IPv4-mapped address forwarded by a trusted proxy.
+    let proxied = Relay::start_with(
+        rtb.endpoint(),
+        "webhook_ip_allow = [\"92.118.66.0/23\"]",
+        "trusted_proxies = [\"127.0.0.1/32\"]",
+    );
+    let xff = ("x-forwarded-for", "::ffff:92.118.66.10");
+    assert_eq!(hook_with(&proxied, "103", &[xff]).await, 200);
+}
+
+#[tokio::test]
+async fn forwarded_for_takes_the_right_most_address_no_trusted_proxy_added() {
+    let rtb = Receiver::start().await;
+    // The relay sits behind a proxy on 127.0.0.1 (and one on 10.0.0.0/8 in front of it).
+    let relay = Relay::start_with(
+        rtb.endpoint(),
+        "webhook_ip_allow = [\"92.118.66.0/23\"]",
+        "trusted_proxies = [\"127.0.0.1/32\", \"10.0.0.0/8\"]",
+    );
+    let xff = "x-forwarded-for";
+    assert_eq!(
+        hook_with(&relay, "111", &[(xff, "92.118.66.10")]).await,
+        200,
+        "Calltouch through the proxy"
+    );
+    assert_eq!(
+        hook_with(&relay, "112", &[(xff, "92.118.66.10, 10.1.2.3")]).await,
+        200,
+        "through two trusted proxies"
+    );
+    assert_eq!(
+        hook_with(&relay, "114", &[(xff, "92.118.66.10, 203.0.113.7")]).await,
+        403,
+        "a client's forged value left of the address the proxy saw"
+    );
+    assert_eq!(
+        hook_with(
+            &relay,
+            "115",
+            &[(xff, "92.118.66.10"), (xff, "203.0.113.7")]
+        )
+        .await,
+        403,
+        "the proxy appended its own header line: the last line counts"
+    );
+    let untrusted = Relay::start_with(
+        rtb.endpoint(),
+        "webhook_ip_allow = [\"92.118.66.0/23\"]",
+        "",
+    );
+    assert_eq!(
+        hook_with(&untrusted, "116", &[(xff, "92.118.66.10")]).await,
+        403,
+        "without a trusted proxy the header is ignored"
+    );
+}
