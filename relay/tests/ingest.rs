@@ -91,3 +91,62 @@ async fn forwarded_for_takes_the_right_most_address_no_trusted_proxy_added() {
         "without a trusted proxy the header is ignored"
     );
 }
+
+#[tokio::test]
+async fn webhook_form_body_whatever_the_case_of_its_type_or_with_none() {
+    let rtb = Receiver::start().await;
+    let relay = Relay::start(&rtb, "");
+    let url = format!("{}/v1/calltouch/38342?token={WEBHOOK_TOKEN}", relay.url);
+    let sent = |body: String, content_type: Option<&'static str>| {
+        let mut request = client().post(&url).body(body);
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let r = sent(
+        call("121", "calldisconnected", "1", ""),
+        Some("Application/X-WWW-Form-Urlencoded; Charset=UTF-8"),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "media types are case-insensitive");
+    let r = sent(call("122", "calldisconnected", "1", ""), None).await;
+    assert_eq!(
+        r.status(),
+        200,
+        "no content type: a form body is read as a form"
+    );
+    for lead in ["call-121", "call-122"] {
+        assert_eq!(
+            relay.wait_status(lead, "filtered", 5).await["reason"],
+            "no_rtb_id",
+            "{lead} stored and decided"
+        );
+    }
+    let r = sent(
+        "{\"leadtype\":\"call\",\"id\":\"123\"}".into(),
+        Some("application/json"),
+    )
+    .await;
+    assert_eq!(r.status(), 415);
+    let error: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("application/x-www-form-urlencoded"),
+        "{error}"
+    );
+    // Fields in the query with an empty body of any declared type are fine.
+    let r = client()
+        .post(format!(
+            "{url}&{}",
+            call("124", "calldisconnected", "1", "")
+        ))
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(relay.trail("call-123").await.is_null(), "nothing stored");
+}

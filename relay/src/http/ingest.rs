@@ -64,6 +64,21 @@ fn cors(response: &mut Response, origin: &str) {
     }
 }
 
+/// The request's media type, lowercased, without parameters (`text/plain;charset=UTF-8` →
+/// `text/plain`); `None` without a `Content-Type`.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("?"))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
 /// `POST /v1/bindings`: 204 once the binding and its touchpoint are committed.
 pub async fn binding(
     State(state): State<Arc<AppState>>,
@@ -122,13 +137,13 @@ async fn accept_binding(
     if !state.allow(ip, config.server.bindings_per_minute_per_ip) {
         return Err(ApiError::RateLimited);
     }
-    let mime = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase());
-    if !matches!(mime.as_deref(), Some("text/plain" | "application/json")) {
-        return Err(ApiError::UnsupportedType);
+    if !matches!(
+        media_type(headers).as_deref(),
+        Some("text/plain" | "application/json")
+    ) {
+        return Err(ApiError::UnsupportedType(
+            "content type must be text/plain or application/json",
+        ));
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -186,12 +201,19 @@ pub async fn calltouch(
         return Err(ApiError::Forbidden("source address not allowed"));
     }
     fields.retain(|(k, _)| k != "token");
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if is_form {
-        fields.extend(form_urlencoded::parse(&body).into_owned());
+    // A form body, declared or not (media types are case-insensitive); an empty body of any
+    // type leaves the fields to the query.
+    if !body.is_empty() {
+        match media_type(&headers).as_deref() {
+            None | Some("application/x-www-form-urlencoded") => {
+                fields.extend(form_urlencoded::parse(&body).into_owned())
+            }
+            Some(_) => {
+                return Err(ApiError::UnsupportedType(
+                    "webhook body must be application/x-www-form-urlencoded (or send the fields in the query)",
+                ))
+            }
+        }
     }
     let lead = parse_lead(&fields).map_err(|e| ApiError::Malformed(e.to_string()))?;
     let lead_id = lead.lead_id();

@@ -117,9 +117,9 @@ pub enum ApiError {
     /// 413: body over 4 KB.
     #[error("body larger than 4096 bytes")]
     TooLarge,
-    /// 415: wrong content type.
-    #[error("content type must be text/plain or application/json")]
-    UnsupportedType,
+    /// 415: wrong content type; says which types the route takes.
+    #[error("{0}")]
+    UnsupportedType(&'static str),
     /// 429: over the per-IP rate limit.
     #[error("too many requests")]
     RateLimited,
@@ -137,7 +137,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::TooLarge => "too_large",
-            ApiError::UnsupportedType => "unsupported_type",
+            ApiError::UnsupportedType(_) => "unsupported_type",
             ApiError::RateLimited => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
         }
@@ -152,7 +152,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
