@@ -150,3 +150,75 @@ async fn webhook_form_body_whatever_the_case_of_its_type_or_with_none() {
     assert_eq!(r.status(), 200);
     assert!(relay.trail("call-123").await.is_null(), "nothing stored");
 }
+
+#[tokio::test]
+async fn the_same_binding_id_on_two_sites_is_two_bindings() {
+    let rtb = Receiver::start().await;
+    let second = format!(
+        "\n[[site]]\nid = \"555\"\npkey = \"{PKEY}\"\ntagging_hash = \"{HASH}\"\n\
+         webhook_token = \"{WEBHOOK_TOKEN}\"\nallowed_origins = [\"{ORIGIN}\"]\n"
+    );
+    let relay = Relay::start(&rtb, &second);
+    // A site's backend makes its own ids (its order number, say): they collide across sites.
+    let bind = |site: &str, session: &str, aid: &str| {
+        let body = serde_json::json!({
+            "v": 1, "id": "order-1", "site": site, "session": session, "aid": aid
+        });
+        let url = format!("{}/v1/bindings", relay.url);
+        async move {
+            client()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(bind("38342", "1001", AID).await, 204);
+    assert_eq!(bind("555", "2002", "OtherAid0123456789").await, 204);
+    let hook = |site: &str, id: &str, session: &str| {
+        let url = format!("{}/v1/calltouch/{site}?token={WEBHOOK_TOKEN}", relay.url);
+        let body = call(id, "calldisconnected", session, "").replace("2200000000464647719", "9");
+        async move {
+            client()
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(hook("555", "7", "2002").await, 200);
+    assert_eq!(hook("38342", "8", "1001").await, 200);
+    let wait_sent = |site: &'static str, lead: &'static str| {
+        let url = format!("{}/v1/sites/{site}/leads/{lead}", relay.url);
+        async move {
+            for _ in 0..100 {
+                let r = client().get(&url).bearer_auth(ADMIN).send().await.unwrap();
+                if r.status() == 200 {
+                    let t: serde_json::Value = r.json().await.unwrap();
+                    if t["status"] == "sent" || t["status"] == "filtered" {
+                        return t;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            serde_json::Value::Null
+        }
+    };
+    assert_eq!(wait_sent("555", "call-7").await["reason"], "sent");
+    assert_eq!(wait_sent("38342", "call-8").await["reason"], "sent");
+    let posts = rtb.postbacks();
+    assert!(
+        posts.iter().any(|p| p.contains("aid=OtherAid0123456789&")),
+        "{posts:?}"
+    );
+    assert!(
+        posts.iter().any(|p| p.contains(&format!("aid={AID}&"))),
+        "{posts:?}"
+    );
+}

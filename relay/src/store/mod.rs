@@ -189,7 +189,8 @@ pub struct OutboxStats {
 pub trait Store: Send + Sync {
     /// Answers when the database does (readiness).
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Stores a binding and its touchpoint; false when its id was already stored.
+    /// Stores a binding and its touchpoint; false when its id was already stored for its site
+    /// (ids are the client's, unique per site).
     fn put_binding(&self, binding: Binding, now_ms: i64)
         -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Stores a webhook event of a lead (marks the lead undecided).

@@ -1,5 +1,5 @@
 //! Embedded SQLite storage (rusqlite, bundled SQLite): WAL journal, `synchronous=FULL`,
-//! schema migrations by `user_version`. One writer thread owns the connection and commits
+//! schema migrations by `user_version` ([`schema`]). One writer thread owns the connection and commits
 //! whatever requests are waiting in one transaction (group commit), so concurrent ingest costs
 //! one fsync per batch, not per request; each request runs in its own savepoint so one failure
 //! does not spoil its batch. A request's future resolves only after its batch has committed.
@@ -20,38 +20,13 @@ use crate::decide::{self, Decision};
 use crate::postback;
 use crate::webhook::{CallPhase, Lead};
 
+mod schema;
+
 type Completion = Box<dyn FnOnce(bool) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
 /// Largest number of requests committed together.
 const MAX_BATCH: usize = 256;
-
-const MIGRATIONS: [&str; 1] = ["
-CREATE TABLE bindings (
-    id TEXT PRIMARY KEY, site TEXT NOT NULL, session TEXT NOT NULL, ct_client TEXT,
-    aid TEXT NOT NULL, touch TEXT, touch_ts INTEGER NOT NULL, created_ms INTEGER NOT NULL);
-CREATE INDEX bindings_session ON bindings(site, session);
-CREATE INDEX bindings_client ON bindings(site, ct_client);
-CREATE TABLE leads (
-    site TEXT NOT NULL, lead_id TEXT NOT NULL, lead TEXT NOT NULL, status TEXT NOT NULL,
-    reason TEXT, decided INTEGER NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
-    PRIMARY KEY (site, lead_id));
-CREATE INDEX leads_status ON leads(site, status, updated_ms);
-CREATE INDEX leads_undecided ON leads(decided);
-CREATE TABLE lead_events (
-    seq INTEGER PRIMARY KEY, site TEXT NOT NULL, lead_id TEXT NOT NULL,
-    received_ms INTEGER NOT NULL, phase TEXT, reason TEXT);
-CREATE INDEX lead_events_lead ON lead_events(site, lead_id);
-CREATE TABLE outbox (
-    site TEXT NOT NULL, lead_id TEXT NOT NULL, url TEXT NOT NULL, state TEXT NOT NULL,
-    attempts INTEGER NOT NULL, next_at_ms INTEGER NOT NULL, first_at_ms INTEGER NOT NULL,
-    PRIMARY KEY (site, lead_id));
-CREATE INDEX outbox_due ON outbox(state, next_at_ms);
-CREATE TABLE attempts (
-    seq INTEGER PRIMARY KEY, site TEXT NOT NULL, lead_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
-    status INTEGER, error TEXT, url TEXT NOT NULL);
-CREATE INDEX attempts_lead ON attempts(site, lead_id);
-"];
 
 /// The SQLite store; cheap to share.
 pub struct Sqlite {
@@ -80,7 +55,7 @@ impl Sqlite {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
         )
         .map_err(unavailable)?;
-        migrate(&conn).map_err(unavailable)?;
+        schema::migrate(&conn).map_err(unavailable)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let stats = Arc::new(GroupCommitStats::default());
         let counters = stats.clone();
@@ -119,17 +94,6 @@ impl Sqlite {
                 .map_err(|_| unavailable("the storage thread has stopped"))?
         })
     }
-}
-
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        conn.execute_batch(&format!(
-            "BEGIN; {sql} PRAGMA user_version = {}; COMMIT;",
-            i + 1
-        ))?;
-    }
-    Ok(())
 }
 
 fn in_savepoint<T>(
@@ -306,7 +270,7 @@ impl Store for Sqlite {
             let touch_ts = binding.touch.as_ref().map_or(now_ms, |t| if t.ts > 0 { t.ts as i64 } else { now_ms });
             let inserted = conn.execute(
                 "INSERT INTO bindings (id, site, session, ct_client, aid, touch, touch_ts, created_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (site, id) DO NOTHING",
                 params![binding.id, binding.site, binding.session, binding.ct_client, binding.aid, touch, touch_ts, now_ms],
             )?;
             Ok(inserted == 1)
