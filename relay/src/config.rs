@@ -150,7 +150,8 @@ pub struct Site {
     /// Traffic conditions, all must hold. Default none.
     #[serde(default)]
     pub traffic: Vec<TrafficCondition>,
-    /// Attribution model for traffic conditions. Default `last_non_direct`.
+    /// Attribution model for traffic conditions, over the visitor's visits received before the
+    /// lead (none: the webhook's own fields). Default `last_non_direct`.
     #[serde(default)]
     pub attribution: Attribution,
     /// Key of the RTB House id in Calltouch `attrs`. Default `__r_aid_v__`.

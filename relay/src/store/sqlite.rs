@@ -164,14 +164,14 @@ fn decide_in(
     endpoint: &str,
     now_ms: i64,
 ) -> rusqlite::Result<Option<Decided>> {
-    let row: Option<(String, String, i64)> = conn
+    let row: Option<(String, String, i64, i64)> = conn
         .query_row(
-            "SELECT lead, status, decided FROM leads WHERE site = ?1 AND lead_id = ?2",
+            "SELECT lead, status, decided, created_ms FROM leads WHERE site = ?1 AND lead_id = ?2",
             params![site.id, lead_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    let Some((lead_json, status, decided)) = row else {
+    let Some((lead_json, status, decided, first_received_ms)) = row else {
         return Ok(None);
     };
     if decided != 0 {
@@ -211,14 +211,23 @@ fn decide_in(
         &lead,
         &site.attr_key,
     );
+    // The visits that led to the lead: those received no later than the lead itself was
+    // first received (a visit after the call must not change how a redelivery is judged).
     let mut touches: Vec<Touch> = Vec::new();
     {
         let mut stmt = conn.prepare(
             "SELECT touch FROM bindings WHERE site = ?1 AND touch IS NOT NULL AND \
-             (session = ?2 OR ct_client = ?3 OR aid = ?4) ORDER BY touch_ts, created_ms",
+             (session = ?2 OR ct_client = ?3 OR aid = ?4) AND created_ms <= ?5 \
+             ORDER BY touch_ts, created_ms",
         )?;
         let rows = stmt.query_map(
-            params![site.id, lead.session_id, lead.ct_client_id, aid],
+            params![
+                site.id,
+                lead.session_id,
+                lead.ct_client_id,
+                aid,
+                first_received_ms
+            ],
             |r| r.get::<_, String>(0),
         )?;
         for text in rows {
