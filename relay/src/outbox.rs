@@ -1,7 +1,10 @@
 //! Delivery of queued postbacks to RTB House: claim what is due (leased, so a crash mid-attempt
-//! retries later), POST it, record the attempt and where it goes next. 2xx is done; 5xx, 429,
-//! 408 and network errors retry with exponential backoff and jitter, honouring `Retry-After`,
-//! for `retry_for`; any other 4xx is a dead letter at once (`replay` re-queues it).
+//! retries later), build its URL from the site's settings of this moment, POST it, record the
+//! attempt and where it goes next. 2xx is done; 5xx, 429, 408 and network errors retry with
+//! exponential backoff and jitter, honouring `Retry-After`, for `retry_for`; any other 4xx is a
+//! dead letter at once (`replay` re-queues it). A postback of a site switched off (or removed)
+//! since it was queued is not sent: it goes to the dead letter, saying so, for `replay` once the
+//! site is on again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +13,7 @@ use aidlink_protocol::backoff::parse_retry_after;
 use aidlink_protocol::Backoff;
 use tokio::sync::Notify;
 
-use crate::config::RtbHouse;
+use crate::config::{Config, RtbHouse};
 use crate::metrics::Metrics;
 use crate::postback::mask_pkey;
 use crate::reload::Settings;
@@ -75,8 +78,8 @@ impl Outbox {
     pub async fn run(self) {
         let client = reqwest::Client::builder().build().unwrap_or_default();
         loop {
-            let rtb = self.settings.current().rtbhouse.clone();
-            let lease = rtb.timeout_ms as i64 + 10_000;
+            let config = self.settings.current();
+            let lease = config.rtbhouse.timeout_ms as i64 + 10_000;
             match self.store.claim_due(now_ms(), lease, 8).await {
                 Ok(due) if !due.is_empty() => {
                     let mut tasks = tokio::task::JoinSet::new();
@@ -84,7 +87,7 @@ impl Outbox {
                         tasks.spawn(deliver(
                             self.store.clone(),
                             client.clone(),
-                            rtb.clone(),
+                            config.clone(),
                             self.metrics.clone(),
                             delivery,
                         ));
@@ -103,12 +106,25 @@ impl Outbox {
 async fn deliver(
     store: Arc<dyn Store>,
     client: reqwest::Client,
-    rtb: RtbHouse,
+    config: Arc<Config>,
     metrics: Arc<Metrics>,
     delivery: Delivery,
 ) {
+    let rtb = &config.rtbhouse;
+    let site = match config.site(&delivery.site) {
+        Some(site) if site.enabled => site,
+        Some(_) => {
+            return not_sent(&*store, &metrics, delivery, "switched off before delivery").await
+        }
+        None => return not_sent(&*store, &metrics, delivery, "site no longer configured").await,
+    };
+    if delivery.postback.aid.is_empty() {
+        return not_sent(&*store, &metrics, delivery, "no visitor id").await;
+    }
+    let url = delivery.postback.url(&rtb.endpoint, site);
+    let masked = mask_pkey(&url);
     let sent = client
-        .post(&delivery.url)
+        .post(&url)
         .timeout(Duration::from_millis(rtb.timeout_ms))
         .send()
         .await;
@@ -132,6 +148,7 @@ async fn deliver(
                     at_ms,
                     status: Some(status),
                     error: snippet,
+                    url: masked,
                 },
             )
         }
@@ -148,11 +165,12 @@ async fn deliver(
                     at_ms,
                     status: None,
                     error: Some(error),
+                    url: masked,
                 },
             )
         }
     };
-    let next_step = next(&response, &delivery, at_ms, &rtb, rand::random::<f64>());
+    let next_step = next(&response, &delivery, at_ms, rtb, rand::random::<f64>());
     let outcome = match next_step {
         Next::Delivered => "delivered",
         Next::RetryAt(_) => "retry",
@@ -164,10 +182,25 @@ async fn deliver(
         lead = %delivery.lead_id,
         status = ?attempt.status,
         outcome,
-        url = %mask_pkey(&delivery.url),
+        url = %attempt.url,
         "postback attempt"
     );
     if let Err(e) = store.record_attempt(delivery, attempt, next_step).await {
+        tracing::error!(error = %e, "outbox: attempt not recorded; it will be retried after its lease");
+    }
+}
+
+/// Dead-letters a postback without sending it, recording `why` as its attempt.
+async fn not_sent(store: &dyn Store, metrics: &Metrics, delivery: Delivery, why: &str) {
+    metrics.postback("dead");
+    tracing::info!(site = %delivery.site, lead = %delivery.lead_id, reason = why, "postback not sent; dead-lettered for replay");
+    let attempt = Attempt {
+        at_ms: now_ms(),
+        status: None,
+        error: Some(why.to_string()),
+        url: String::new(),
+    };
+    if let Err(e) = store.record_attempt(delivery, attempt, Next::Dead).await {
         tracing::error!(error = %e, "outbox: attempt not recorded; it will be retried after its lease");
     }
 }

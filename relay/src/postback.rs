@@ -59,32 +59,57 @@ pub fn postback_url(
     )
 }
 
-/// The postback for a lead: calls `action`/`call` with id `ct-call-<id>`, requests
-/// `action`/`form` with `ct-req-<requestId>`, `cd=default`, time = the event time, else now.
-pub fn for_lead(endpoint: &str, site: &Site, lead: &Lead, aid: &str, now_ms: i64) -> String {
-    let (subclass, prefix) = match lead.kind {
-        LeadKind::Call => ("call", "ct-call-"),
-        LeadKind::Request => ("form", "ct-req-"),
-    };
-    let conversion_id = format!("{prefix}{}", lead.source_id);
-    let conv = Conversion {
-        class: "action",
-        subclass,
-        value: "",
-        conversion_id: &conversion_id,
-        offer_ids: "",
-    };
-    let time = lead.event_time_ms.unwrap_or(now_ms);
-    postback_url(
-        endpoint,
-        site.region.as_str(),
-        &site.pkey,
-        aid,
-        time,
-        &site.tagging_hash,
-        &conv,
-        "default",
-    )
+/// What a queued postback keeps of its lead: enough to build the URL at each attempt from the
+/// site's settings of that moment (a PKEY fixed since, a region moved), and nothing secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Postback {
+    /// Call or request.
+    pub kind: LeadKind,
+    /// Calltouch call id / `requestId`.
+    pub source_id: String,
+    /// The RTB House visitor id.
+    pub aid: String,
+    /// Event time, ms since the epoch.
+    pub time_ms: i64,
+}
+
+impl Postback {
+    /// The postback of a lead going to `aid`: time = the event time, else `now_ms`.
+    pub fn for_lead(lead: &Lead, aid: &str, now_ms: i64) -> Postback {
+        Postback {
+            kind: lead.kind,
+            source_id: lead.source_id.clone(),
+            aid: aid.to_string(),
+            time_ms: lead.event_time_ms.unwrap_or(now_ms),
+        }
+    }
+
+    /// The URL with `site`'s current credentials and region: calls `action`/`call` with id
+    /// `ct-call-<id>`, requests `action`/`form` with `ct-req-<requestId>`, `cd=default`.
+    pub fn url(&self, endpoint: &str, site: &Site) -> String {
+        let (subclass, prefix) = match self.kind {
+            LeadKind::Call => ("call", "ct-call-"),
+            LeadKind::Request => ("form", "ct-req-"),
+        };
+        let conversion_id = format!("{prefix}{}", self.source_id);
+        let conv = Conversion {
+            class: "action",
+            subclass,
+            value: "",
+            conversion_id: &conversion_id,
+            offer_ids: "",
+        };
+        postback_url(
+            endpoint,
+            site.region.as_str(),
+            &site.pkey,
+            &self.aid,
+            self.time_ms,
+            &site.tagging_hash,
+            &conv,
+            "default",
+        )
+    }
 }
 
 /// The URL with its PKEY value masked (first two characters kept), for logs and the API.
@@ -164,11 +189,11 @@ mod tests {
         let endpoint = "https://{region}.creativecdn.com/partner/omni/postbacks";
         let call = lead("leadtype=call&id=55_1&timestamp=1732500100&callerphone=79161234567");
         assert_eq!(
-            for_lead(endpoint, &site(), &call, "Aid1", 0),
+            Postback::for_lead(&call, "Aid1", 0).url(endpoint, &site()),
             "https://asia.creativecdn.com/partner/omni/postbacks?pkey=rtb-test&aid=Aid1&time=1732500100000&tag=pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_call__ct-call-55-1_&cd=default"
         );
         let request = lead("leadtype=request&requestId=9001&fio=Anna");
-        let url = for_lead(endpoint, &site(), &request, "Aid1", 42);
+        let url = Postback::for_lead(&request, "Aid1", 42).url(endpoint, &site());
         assert!(url.contains("&time=42&tag=pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_form__ct-req-9001_&cd=default"), "{url}");
         assert!(!url.contains("79161234567") && !url.contains("Anna"));
     }

@@ -24,6 +24,13 @@ impl LeadKind {
             LeadKind::Request => "request",
         }
     }
+
+    /// Reads `call` / `request`.
+    pub fn parse(name: &str) -> Option<LeadKind> {
+        [LeadKind::Call, LeadKind::Request]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
 }
 
 /// When in a call the webhook was sent.

@@ -34,7 +34,6 @@ impl Store for DownStore {
         &self,
         _: aidlink_relay::config::Site,
         _: String,
-        _: String,
         _: i64,
     ) -> BoxFuture<'_, Result<Option<Decided>, StoreError>> {
         down()

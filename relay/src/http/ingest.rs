@@ -233,16 +233,7 @@ pub async fn decide_lead(state: Arc<AppState>, site_id: String, lead_id: String)
         tracing::warn!(site = %site_id, lead = %lead_id, "lead of a site no longer configured; left undecided");
         return;
     };
-    match state
-        .store
-        .decide(
-            site,
-            lead_id.clone(),
-            config.rtbhouse.endpoint.clone(),
-            now_ms(),
-        )
-        .await
-    {
+    match state.store.decide(site, lead_id.clone(), now_ms()).await {
         Ok(Some(decided)) => {
             state.metrics.lead(&decided.reason);
             tracing::info!(site = %site_id, lead = %lead_id, reason = %decided.reason, "lead decided");

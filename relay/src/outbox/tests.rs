@@ -17,7 +17,12 @@ fn delivery(attempts: u32) -> Delivery {
     Delivery {
         site: "1".into(),
         lead_id: "call-1".into(),
-        url: "http://x/?pkey=p".into(),
+        postback: crate::postback::Postback {
+            kind: crate::webhook::LeadKind::Call,
+            source_id: "1".into(),
+            aid: "Aid1".into(),
+            time_ms: 5,
+        },
         attempts,
         first_at_ms: 0,
     }

@@ -12,6 +12,7 @@ use aidlink_protocol::Binding;
 use serde::Serialize;
 
 use crate::config::Site;
+use crate::postback::Postback;
 use crate::webhook::Lead;
 
 /// A boxed future, so the trait stays object-safe (`Arc<dyn Store>`).
@@ -42,7 +43,8 @@ pub enum LeadStatus {
     Retrying,
     /// RTB House accepted the postback.
     Sent,
-    /// Dead letter: refused (4xx) or retried past `retry_for`; `replay` re-queues it.
+    /// Dead letter: refused (3xx, 4xx), retried past `retry_for`, or not sent because the site
+    /// was switched off (or removed) before delivery; `replay` re-queues it.
     Dead,
 }
 
@@ -90,8 +92,8 @@ pub struct Delivery {
     pub site: String,
     /// Lead id (`call-…` / `request-…`).
     pub lead_id: String,
-    /// The full postback URL (contains the PKEY: never log it unmasked).
-    pub url: String,
+    /// What the postback carries; its URL is built at each attempt from the current settings.
+    pub postback: Postback,
     /// Attempts made so far.
     pub attempts: u32,
     /// When it was first queued (or re-queued by `replay`), ms.
@@ -105,8 +107,10 @@ pub struct Attempt {
     pub at_ms: i64,
     /// HTTP status, when there was a response.
     pub status: Option<u16>,
-    /// Network error or a snippet of the response, if any.
+    /// Network error, a snippet of the response, or why nothing was sent.
     pub error: Option<String>,
+    /// The URL posted, PKEY masked; empty when nothing was sent.
+    pub url: String,
 }
 
 /// Where a postback goes after an attempt.
@@ -159,7 +163,7 @@ pub struct TrailAttempt {
     pub status: Option<u16>,
     /// Error or response snippet.
     pub error: Option<String>,
-    /// The URL, PKEY masked.
+    /// The URL posted, PKEY masked; empty when nothing was sent (site switched off).
     pub url: String,
 }
 
@@ -200,13 +204,12 @@ pub trait Store: Send + Sync {
         lead: Lead,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Decides an undecided lead with `site`'s settings, queueing its postback (built against
-    /// `endpoint`) when it goes; `None` when there was nothing to decide.
+    /// Decides an undecided lead with `site`'s settings, queueing its postback when it goes;
+    /// `None` when there was nothing to decide.
     fn decide(
         &self,
         site: Site,
         lead_id: String,
-        endpoint: String,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<Option<Decided>, StoreError>>;
     /// `(site, lead_id)` of leads stored but not decided (crash between store and decide).

@@ -17,8 +17,8 @@ use super::{
 };
 use crate::config::Site;
 use crate::decide::{self, Decision};
-use crate::postback;
-use crate::webhook::{CallPhase, Lead};
+use crate::postback::{self, Postback};
+use crate::webhook::{CallPhase, Lead, LeadKind};
 
 mod schema;
 
@@ -161,7 +161,6 @@ fn decide_in(
     conn: &Connection,
     site: &Site,
     lead_id: &str,
-    endpoint: &str,
     now_ms: i64,
 ) -> rusqlite::Result<Option<Decided>> {
     let row: Option<(String, String, i64, i64)> = conn
@@ -242,11 +241,11 @@ fn decide_in(
     let reason = decision.reason();
     let (status, queued) = match &decision {
         Decision::Send { aid } => {
-            let url = postback::for_lead(endpoint, site, &lead, aid, now_ms);
+            let postback = Postback::for_lead(&lead, aid, now_ms);
             conn.execute(
-                "INSERT INTO outbox (site, lead_id, url, state, attempts, next_at_ms, first_at_ms) \
-                 VALUES (?1, ?2, ?3, 'retrying', 0, ?4, ?4) ON CONFLICT DO NOTHING",
-                params![site.id, lead_id, url, now_ms],
+                "INSERT INTO outbox (site, lead_id, kind, source_id, aid, time_ms, state, attempts, next_at_ms, first_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'retrying', 0, ?7, ?7) ON CONFLICT DO NOTHING",
+                params![site.id, lead_id, postback.kind.as_str(), postback.source_id, postback.aid, postback.time_ms, now_ms],
             )?;
             (LeadStatus::Retrying, true)
         }
@@ -332,10 +331,9 @@ impl Store for Sqlite {
         &self,
         site: Site,
         lead_id: String,
-        endpoint: String,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<Option<Decided>, StoreError>> {
-        self.run(move |conn| decide_in(conn, &site, &lead_id, &endpoint, now_ms))
+        self.run(move |conn| decide_in(conn, &site, &lead_id, now_ms))
     }
 
     fn undecided(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>> {
@@ -356,16 +354,20 @@ impl Store for Sqlite {
         self.run(move |conn| {
             let due: Vec<Delivery> = {
                 let mut stmt = conn.prepare(
-                    "SELECT site, lead_id, url, attempts, first_at_ms FROM outbox \
+                    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms FROM outbox \
                      WHERE state = 'retrying' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2",
                 )?;
                 let rows = stmt.query_map(params![now_ms, limit], |r| {
+                    let kind: String = r.get(2)?;
+                    let kind = LeadKind::parse(&kind).ok_or_else(|| {
+                        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, format!("lead kind {kind:?}").into())
+                    })?;
                     Ok(Delivery {
                         site: r.get(0)?,
                         lead_id: r.get(1)?,
-                        url: r.get(2)?,
-                        attempts: r.get(3)?,
-                        first_at_ms: r.get(4)?,
+                        postback: Postback { kind, source_id: r.get(3)?, aid: r.get(4)?, time_ms: r.get(5)? },
+                        attempts: r.get(6)?,
+                        first_at_ms: r.get(7)?,
                     })
                 })?;
                 rows.collect::<rusqlite::Result<_>>()?
@@ -394,7 +396,7 @@ impl Store for Sqlite {
             };
             conn.execute(
                 "INSERT INTO attempts (site, lead_id, at_ms, status, error, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![delivery.site, delivery.lead_id, attempt.at_ms, attempt.status, attempt.error, postback::mask_pkey(&delivery.url)],
+                params![delivery.site, delivery.lead_id, attempt.at_ms, attempt.status, attempt.error, postback::mask_pkey(&attempt.url)],
             )?;
             conn.execute(
                 "UPDATE outbox SET state = ?3, attempts = attempts + 1, next_at_ms = ?4 WHERE site = ?1 AND lead_id = ?2",

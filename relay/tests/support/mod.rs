@@ -202,6 +202,44 @@ impl Relay {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// Rewrites the config file with `edit`, sends SIGHUP and waits until it is reloaded.
+    pub async fn reload_with(&self, edit: impl FnOnce(String) -> String) {
+        let reloads = |logs: String| logs.matches("configuration reloaded").count();
+        let before = reloads(self.logs());
+        let text = std::fs::read_to_string(self.config_path()).unwrap();
+        let edited = edit(text.clone());
+        assert_ne!(text, edited, "the edit changes the file");
+        std::fs::write(self.config_path(), edited).unwrap();
+        self.signal("-HUP");
+        let until = Instant::now() + Duration::from_secs(5);
+        while reloads(self.logs()) == before {
+            assert!(Instant::now() < until, "not reloaded: {}", self.logs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `aidlink-relay replay` for site 38342 (one lead, or all); its stdout.
+    pub fn replay(&self, lead: Option<&str>) -> String {
+        let config = self.config_path();
+        let mut args = vec![
+            "replay",
+            "--config",
+            config.to_str().unwrap(),
+            "--site",
+            "38342",
+        ];
+        if let Some(lead) = lead {
+            args.extend(["--lead", lead]);
+        }
+        let out = self.cli(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_aidlink-relay"))
             .args(args)

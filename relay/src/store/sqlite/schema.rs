@@ -1,7 +1,7 @@
 //! The SQLite schema and its migrations, applied in order by `user_version`; each step (its
 //! SQL, then any data fix-up) runs in one transaction, so a crash leaves the previous version.
 
-use rusqlite::Connection;
+use rusqlite::{params, Connection};
 
 /// One schema step.
 struct Migration {
@@ -11,7 +11,7 @@ struct Migration {
     fixup: Option<fn(&Connection) -> rusqlite::Result<()>>,
 }
 
-const MIGRATIONS: [Migration; 2] = [
+const MIGRATIONS: [Migration; 3] = [
     Migration {
         sql: "
 CREATE TABLE bindings (
@@ -57,7 +57,65 @@ CREATE INDEX bindings_client ON bindings(site, ct_client);
 ",
         fixup: None,
     },
+    // A queued postback keeps its lead's facts, not a URL: the URL is built at each attempt
+    // from the site's current settings (a PKEY fixed before `replay` is the one sent).
+    Migration {
+        sql: "
+ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN source_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN aid TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN time_ms INTEGER NOT NULL DEFAULT 0;
+",
+        fixup: Some(outbox_facts_from_urls),
+    },
 ];
+
+/// Schema 3: each queued postback's kind and id from its lead id (`call-…`), its visitor id
+/// and time from the URL it was queued with; then the URL (and its PKEY) goes. A row whose
+/// URL cannot be read is dead-lettered with the reason, not sent with a blank id.
+fn outbox_facts_from_urls(conn: &Connection) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String, String, String)> = {
+        let mut stmt = conn.prepare("SELECT site, lead_id, url, state FROM outbox")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (site, lead_id, url, state) in rows {
+        let (kind, source_id) = lead_id.split_once('-').unwrap_or_default();
+        let query = url.split_once('?').map_or("", |(_, q)| q);
+        let field = |name: &str| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let aid = field("aid").unwrap_or_default();
+        let time_ms = field("time").and_then(|t| t.parse::<i64>().ok());
+        conn.execute(
+            "UPDATE outbox SET kind = ?3, source_id = ?4, aid = ?5, time_ms = ?6 \
+             WHERE site = ?1 AND lead_id = ?2",
+            params![site, lead_id, kind, source_id, aid, time_ms.unwrap_or(0)],
+        )?;
+        let readable = !aid.is_empty() && time_ms.is_some() && matches!(kind, "call" | "request");
+        if !readable && state != "delivered" {
+            let now = "CAST(strftime('%s', 'now') AS INTEGER) * 1000";
+            conn.execute(
+                "UPDATE outbox SET state = 'dead' WHERE site = ?1 AND lead_id = ?2",
+                params![site, lead_id],
+            )?;
+            conn.execute(
+                &format!("UPDATE leads SET status = 'dead', updated_ms = {now} WHERE site = ?1 AND lead_id = ?2"),
+                params![site, lead_id],
+            )?;
+            conn.execute(
+                &format!(
+                    "INSERT INTO attempts (site, lead_id, at_ms, status, error, url) \
+                     VALUES (?1, ?2, {now}, NULL, 'queued postback unreadable after the upgrade', '')"
+                ),
+                params![site, lead_id],
+            )?;
+        }
+    }
+    conn.execute_batch("ALTER TABLE outbox DROP COLUMN url;")
+}
 
 /// Brings the database to the latest schema.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {

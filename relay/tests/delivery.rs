@@ -1,0 +1,79 @@
+//! Postback delivery over real HTTP against the fake RTB House: each attempt is built from
+//! the site's settings at that moment, and what RTB House answers decides what comes next.
+mod support;
+
+use support::*;
+
+#[tokio::test]
+async fn replay_after_fixing_the_pkey_sends_the_new_pkey_once() {
+    let rtb = Receiver::start().await;
+    rtb.fail_next(&[400]); // RTB House refuses the PKEY
+    let relay = Relay::start(&rtb, "");
+    relay.bind("704", None, AID).await;
+    relay
+        .webhook(&call("50", "calldisconnected", "704", ""))
+        .await;
+    relay.wait_status("call-50", "dead", 5).await;
+    // The operator fixes the PKEY (and moves the site to another region) and replays.
+    relay
+        .reload_with(|text| {
+            text.replace(PKEY, "fixed-pkey-0001")
+                .replace("[[site]]\n", "[[site]]\nregion = \"us\"\n")
+        })
+        .await;
+    assert!(relay.replay(Some("call-50")).contains("re-queued 1"));
+    let t = relay.wait_status("call-50", "sent", 5).await;
+    assert_eq!(t["status"], "sent", "{t}");
+    settle().await;
+    let posts = rtb.postbacks();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(posts[0].contains(&format!("pkey={PKEY}&")), "{posts:?}");
+    assert_eq!(
+        posts[1],
+        format!("/us/postbacks?pkey=fixed-pkey-0001&aid={AID}&time=1732500100000&tag=pr_{HASH}_conversion_action_call__ct-call-50_&cd=default")
+    );
+    let urls: Vec<&str> = t["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["url"].as_str().unwrap())
+        .collect();
+    assert!(
+        urls[1].starts_with("http://") && urls[1].contains("/us/postbacks?pkey=fi***&"),
+        "the attempt shows the URL it used, PKEY masked: {urls:?}"
+    );
+}
+
+#[tokio::test]
+async fn switched_off_before_delivery_is_not_sent_until_switched_on_and_replayed() {
+    let rtb = Receiver::start().await;
+    rtb.fail_next(&[503; 10_000]); // RTB House is down for now
+    let relay = Relay::start(&rtb, "");
+    relay.bind("709", None, AID).await;
+    relay
+        .webhook(&call("51", "calldisconnected", "709", ""))
+        .await;
+    relay.wait_status("call-51", "retrying", 5).await;
+    relay
+        .reload_with(|text| text.replace("[[site]]\n", "[[site]]\nenabled = false\n"))
+        .await;
+    let t = relay.wait_status("call-51", "dead", 5).await;
+    assert_eq!(t["status"], "dead", "{t}");
+    let last = t["attempts"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["error"], "switched off before delivery", "{t}");
+    assert!(last["status"].is_null(), "nothing was sent: {last}");
+    settle().await;
+    let sent_while_on = rtb.postbacks().len();
+    settle().await;
+    assert_eq!(rtb.postbacks().len(), sent_while_on, "no attempt once off");
+    // RTB House is back; the operator switches the site on and replays its dead letters.
+    rtb.script.lock().unwrap().clear();
+    relay
+        .reload_with(|text| text.replace("enabled = false\n", ""))
+        .await;
+    assert!(relay.replay(None).contains("re-queued 1"));
+    relay.wait_status("call-51", "sent", 5).await;
+    settle().await;
+    let posts = rtb.postbacks();
+    assert_eq!(posts.len(), sent_while_on + 1, "delivered once: {posts:?}");
+}
