@@ -1,14 +1,15 @@
 //! Embedded SQLite storage (rusqlite, bundled SQLite): WAL journal, `synchronous=FULL`,
-//! schema migrations by `user_version` ([`schema`]). One writer thread owns the connection and commits
-//! whatever requests are waiting in one transaction (group commit), so concurrent ingest costs
-//! one fsync per batch, not per request; each request runs in its own savepoint so one failure
-//! does not spoil its batch. A request's future resolves only after its batch has committed.
+//! schema migrations by `user_version` (`schema`), decisions in the writer's transaction
+//! (`decide`). One writer thread owns the connection and commits whatever requests are
+//! waiting in one transaction (group commit), so concurrent ingest costs one fsync per batch,
+//! not per request; each request runs in its own savepoint so one failure does not spoil its
+//! batch. A request's future resolves only after its batch has committed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use aidlink_protocol::{Binding, Touch};
+use aidlink_protocol::Binding;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
@@ -16,10 +17,10 @@ use super::{
     StoreError, Trail, TrailAttempt, TrailEvent,
 };
 use crate::config::Site;
-use crate::decide::{self, Decision};
 use crate::postback::{self, Postback};
 use crate::webhook::{CallPhase, Lead, LeadKind};
 
+mod decide;
 mod schema;
 
 type Completion = Box<dyn FnOnce(bool) + Send>;
@@ -157,112 +158,6 @@ fn phase_name(lead: &Lead) -> Option<&'static str> {
     })
 }
 
-fn decide_in(
-    conn: &Connection,
-    site: &Site,
-    lead_id: &str,
-    now_ms: i64,
-) -> rusqlite::Result<Option<Decided>> {
-    let row: Option<(String, String, i64, i64)> = conn
-        .query_row(
-            "SELECT lead, status, decided, created_ms FROM leads WHERE site = ?1 AND lead_id = ?2",
-            params![site.id, lead_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
-    let Some((lead_json, status, decided, first_received_ms)) = row else {
-        return Ok(None);
-    };
-    if decided != 0 {
-        return Ok(None);
-    }
-    let settled = matches!(
-        LeadStatus::parse(&status),
-        Some(LeadStatus::Retrying | LeadStatus::Sent | LeadStatus::Dead)
-    );
-    if settled {
-        // Once queued, a lead is never decided (or posted) again; later events are recorded only.
-        conn.execute(
-            "UPDATE lead_events SET reason = 'already_queued' WHERE site = ?1 AND lead_id = ?2 AND reason IS NULL",
-            params![site.id, lead_id],
-        )?;
-        conn.execute(
-            "UPDATE leads SET decided = 1 WHERE site = ?1 AND lead_id = ?2",
-            params![site.id, lead_id],
-        )?;
-        return Ok(None);
-    }
-    let lead: Lead = from_json(&lead_json)?;
-    let latest = |column: &str, value: &Option<String>| -> rusqlite::Result<Option<String>> {
-        let Some(value) = value else { return Ok(None) };
-        conn.query_row(
-            &format!("SELECT aid FROM bindings WHERE site = ?1 AND {column} = ?2 ORDER BY created_ms DESC LIMIT 1"),
-            params![site.id, value],
-            |r| r.get(0),
-        )
-        .optional()
-    };
-    let by_session = latest("session", &lead.session_id)?;
-    let by_client = latest("ct_client", &lead.ct_client_id)?;
-    let aid = decide::pick_aid(
-        by_session.as_deref(),
-        by_client.as_deref(),
-        &lead,
-        &site.attr_key,
-    );
-    // The visits that led to the lead: those received no later than the lead itself was
-    // first received (a visit after the call must not change how a redelivery is judged).
-    let mut touches: Vec<Touch> = Vec::new();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT touch FROM bindings WHERE site = ?1 AND touch IS NOT NULL AND \
-             (session = ?2 OR ct_client = ?3 OR aid = ?4) AND created_ms <= ?5 \
-             ORDER BY touch_ts, created_ms",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                site.id,
-                lead.session_id,
-                lead.ct_client_id,
-                aid,
-                first_received_ms
-            ],
-            |r| r.get::<_, String>(0),
-        )?;
-        for text in rows {
-            if let Ok(touch) = serde_json::from_str::<Touch>(&text?) {
-                if !touches.contains(&touch) {
-                    touches.push(touch);
-                }
-            }
-        }
-    }
-    let decision = decide::decide(site, &lead, aid.as_deref(), &touches);
-    let reason = decision.reason();
-    let (status, queued) = match &decision {
-        Decision::Send { aid } => {
-            let postback = Postback::for_lead(&lead, aid, now_ms);
-            conn.execute(
-                "INSERT INTO outbox (site, lead_id, kind, source_id, aid, time_ms, state, attempts, next_at_ms, first_at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'retrying', 0, ?7, ?7) ON CONFLICT DO NOTHING",
-                params![site.id, lead_id, postback.kind.as_str(), postback.source_id, postback.aid, postback.time_ms, now_ms],
-            )?;
-            (LeadStatus::Retrying, true)
-        }
-        Decision::WaitingCallEnd => (LeadStatus::Waiting, false),
-        _ => (LeadStatus::Filtered, false),
-    };
-    conn.execute(
-        "UPDATE leads SET status = ?3, reason = ?4, decided = 1, updated_ms = ?5 WHERE site = ?1 AND lead_id = ?2",
-        params![site.id, lead_id, status.as_str(), reason, now_ms],
-    )?;
-    conn.execute(
-        "UPDATE lead_events SET reason = ?3 WHERE site = ?1 AND lead_id = ?2 AND reason IS NULL",
-        params![site.id, lead_id, reason],
-    )?;
-    Ok(Some(Decided { reason, queued }))
-}
-
 impl Store for Sqlite {
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
@@ -333,7 +228,7 @@ impl Store for Sqlite {
         lead_id: String,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<Option<Decided>, StoreError>> {
-        self.run(move |conn| decide_in(conn, &site, &lead_id, now_ms))
+        self.run(move |conn| decide::decide_in(conn, &site, &lead_id, now_ms))
     }
 
     fn undecided(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>> {
