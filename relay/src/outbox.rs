@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, RtbHouse};
 use crate::metrics::Metrics;
-use crate::postback::mask_pkey;
+use crate::postback::{for_log, mask_pkey};
 use crate::reload::Settings;
 use crate::store::{Attempt, Delivery, Next, Store};
 
@@ -182,7 +182,7 @@ async fn deliver(
         lead = %delivery.lead_id,
         status = ?attempt.status,
         outcome,
-        url = %attempt.url,
+        url = %for_log(&url),
         "postback attempt"
     );
     if let Err(e) = store.record_attempt(delivery, attempt, next_step).await {

@@ -112,14 +112,38 @@ impl Postback {
     }
 }
 
-/// The URL with its PKEY value masked (first two characters kept), for logs and the API.
+/// The URL with its PKEY value masked (first two characters kept), for the admin API.
 pub fn mask_pkey(url: &str) -> String {
-    let Some(start) = url.find("pkey=").map(|i| i + 5) else {
+    mask_param(url, "pkey", 2)
+}
+
+/// The URL as logged: PKEY masked, and the visitor id (`aid`, or `uid` / `sid`) hidden
+/// entirely: a cookie id is personal data (DOMAIN.md §6), never logged.
+pub fn for_log(url: &str) -> String {
+    ["aid", "uid", "sid"]
+        .into_iter()
+        .fold(mask_pkey(url), |url, name| mask_param(&url, name, 0))
+}
+
+/// `name=value` in the query becomes `name=<first keep chars>***`.
+fn mask_param(url: &str, name: &str, keep: usize) -> String {
+    let Some(query_at) = url.find('?') else {
         return url.to_string();
     };
-    let end = url[start..].find('&').map_or(url.len(), |i| start + i);
-    let keep: String = url[start..end].chars().take(2).collect();
-    format!("{}{keep}***{}", &url[..start], &url[end..])
+    let mut at = query_at + 1;
+    while at < url.len() {
+        let end = url[at..].find('&').map_or(url.len(), |i| at + i);
+        if let Some(value) = url[at..end]
+            .strip_prefix(name)
+            .and_then(|v| v.strip_prefix('='))
+        {
+            let start = end - value.len();
+            let kept: String = value.chars().take(keep).collect();
+            return format!("{}{kept}***{}", &url[..start], &url[end..]);
+        }
+        at = end + 1;
+    }
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -209,5 +233,26 @@ mod tests {
             "https://x/p?aid=a&pkey=se***"
         );
         assert_eq!(mask_pkey("https://x/p?aid=a"), "https://x/p?aid=a");
+        assert_eq!(
+            mask_pkey("https://x/p?xpkey=1&pkey=secret"),
+            "https://x/p?xpkey=1&pkey=se***",
+            "only the pkey parameter"
+        );
+    }
+
+    #[test]
+    fn logged_urls_hide_the_visitor_id_and_the_pkey() {
+        let url = Postback::for_lead(&lead("leadtype=call&id=5"), "AbCdEf0123456789xyz", 7).url(
+            "https://{region}.creativecdn.com/partner/omni/postbacks",
+            &site(),
+        );
+        assert_eq!(
+            for_log(&url),
+            "https://asia.creativecdn.com/partner/omni/postbacks?pkey=rt***&aid=***&time=7&tag=pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_call__ct-call-5_&cd=default"
+        );
+        assert_eq!(
+            for_log("https://x/p?uid=U1&sid=S1"),
+            "https://x/p?uid=***&sid=***"
+        );
     }
 }

@@ -596,7 +596,13 @@ async fn logs_never_contain_secrets_or_personal_data() {
         "logs are written: {logs}"
     );
     assert!(logs.contains("site[0].pkey: invalid type"), "{logs}");
+    assert!(
+        logs.contains("pkey=pk***&aid=***&"),
+        "URLs logged masked: {logs}"
+    );
+    // DOMAIN.md §6: the RTB House cookie id is personal data.
     for secret in [
+        AID,
         "98765432123",
         PKEY,
         WEBHOOK_TOKEN,
