@@ -38,13 +38,16 @@ await check("npm start() rejects in Node with a clear error", async () => {
   assert(error && /browser/.test(error.message), `start() in Node: ${error}`);
 });
 
+// The page is made awkward on purpose: the .wasm comes as application/octet-stream (a plain
+// static host or CDN; the relay itself sends application/wasm, as the end-to-end tests use)
+// and an element has id="aidlink" (which browsers expose as window.aidlink). Still silent.
 await check("script-tag bundle loads in Chromium and binds cookie + session", async () => {
   const { launchChromium } = await import("../tests/support/chromium.mjs");
   const posts = [];
   const files = {
     "/aidlink.js": ["text/javascript", await readFile(path.join(root, "dist/script/aidlink.js"))],
-    "/aidlink_bg.wasm": ["application/wasm", await readFile(path.join(root, "dist/script/aidlink_bg.wasm"))],
-    "/": ["text/html", Buffer.from(`<!doctype html><title>smoke</title><script>
+    "/aidlink_bg.wasm": ["application/octet-stream", await readFile(path.join(root, "dist/script/aidlink_bg.wasm"))],
+    "/": ["text/html", Buffer.from(`<!doctype html><title>smoke</title><div id="aidlink"></div><script>
       document.cookie = "__r_aid_v__=SmokeId0123456789ab; path=/";
       document.cookie = "_ct_session_id=424242; path=/";
     </script><script async src="/aidlink.js" data-site="38342"></script>`)],

@@ -1,9 +1,11 @@
 //! The capture state machine: wait for the RTB House id and the Calltouch session, hand the id
-//! to Calltouch, queue the binding and deliver it once per (session, id), surviving reloads.
+//! to Calltouch, queue the binding (delivery is [`crate::deliver`]), consent and stop.
 //!
 //! One [`Agent`] per page, shared as [`Shared`] by its timers and event listeners, which hold
-//! only weak references. Every entry point uses `try_borrow_mut` and gives up quietly when the
-//! agent is busy, so no re-entrant call from the page can panic.
+//! only weak references. Every entry point uses `try_borrow(_mut)` and gives up quietly when the
+//! agent is busy, so no re-entrant call from the page can panic; and no borrow is held while
+//! the page's own code runs (cookie getters, `ct`, `fetch`), so a consent manager calling
+//! `denyConsent()` from inside one of them is obeyed at once.
 
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -14,10 +16,15 @@ use aidlink_protocol::{cookie, Backoff, Binding, Touch};
 use wasm_bindgen::JsValue;
 
 use crate::config::Config;
+use crate::deliver;
 use crate::pending::{self, Pending};
-use crate::send::{self, Outcome};
 use crate::watch::Watchers;
 use crate::{page, session};
+
+/// Checks triggered by page events are not throttled during the first minute after start.
+const EAGER_MS: f64 = 60_000.0;
+/// After that, checks are at least this far apart (issue 2 point 4).
+const CALM_MS: f64 = 5_000.0;
 
 /// An agent shared with its timers and listeners.
 pub type Shared = Rc<RefCell<Agent>>;
@@ -48,7 +55,8 @@ impl State {
         }
     }
 
-    fn active(self) -> bool {
+    /// Watching and sending.
+    pub fn active(self) -> bool {
         matches!(self, State::Waiting | State::Bound)
     }
 }
@@ -87,27 +95,38 @@ impl serde::Serialize for Status {
 
 /// The capture agent of one page.
 pub struct Agent {
-    config: Config,
-    endpoint: String,
+    pub(crate) config: Config,
+    pub(crate) endpoint: String,
     touch: Touch,
-    state: State,
+    pub(crate) state: State,
     aid: Option<String>,
     session: Option<String>,
-    sent_ids: Vec<String>,
-    queue: Vec<Pending>,
-    in_flight: bool,
-    send_attempt: u32,
-    send_timer: Option<i32>,
+    /// Ids of bindings delivered (or handed to the browser), from every tab of this site.
+    pub(crate) sent_ids: Vec<String>,
+    /// Bindings waiting to be delivered, oldest first; the first one is the one in flight.
+    pub(crate) queue: Vec<Pending>,
+    /// Bindings whose request was under way when the page was hidden: counted as sent in
+    /// storage (the `keepalive` request outlives the page), taken back if it fails after all.
+    pub(crate) handed: Vec<Pending>,
+    /// Bindings beaconed as a last chance while the relay was failing (once each per page).
+    pub(crate) beaconed: Vec<String>,
+    /// The binding whose request is under way.
+    pub(crate) in_flight: Option<String>,
+    pub(crate) send_attempt: u32,
+    pub(crate) send_timer: Option<i32>,
     poll_attempt: u32,
     poll_timer: Option<i32>,
-    attrs_due: Option<String>,
-    sent: u32,
-    last_error: Option<String>,
+    /// The RTB House id last given to `ct('set_attrs')` on this page.
+    attrs_handed: Option<String>,
+    activated_at: f64,
+    last_check: f64,
+    pub(crate) sent: u32,
+    pub(crate) last_error: Option<String>,
     watchers: Option<Watchers>,
 }
 
 impl Agent {
-    fn debug(&self, line: &str) {
+    pub(crate) fn debug(&self, line: &str) {
         if self.config.debug {
             let mut text = String::from("aidlink: ");
             text.push_str(line);
@@ -126,9 +145,10 @@ impl Agent {
         }
     }
 
-    fn persist(&self) {
-        page::save(pending::SENT_KEY, &pending::encode_sent(&self.sent_ids));
-        page::save(pending::PENDING_KEY, &pending::encode_pending(&self.queue));
+    fn knows(&self, id: &str) -> bool {
+        self.sent_ids.iter().any(|s| s == id)
+            || self.queue.iter().any(|p| p.id == id)
+            || self.handed.iter().any(|p| p.id == id)
     }
 
     fn teardown(&mut self, state: State) {
@@ -160,12 +180,16 @@ pub fn start(config: Config, endpoint: String) -> Shared {
         session: None,
         sent_ids: Vec::new(),
         queue: Vec::new(),
-        in_flight: false,
+        handed: Vec::new(),
+        beaconed: Vec::new(),
+        in_flight: None,
         send_attempt: 0,
         send_timer: None,
         poll_attempt: 0,
         poll_timer: None,
-        attrs_due: None,
+        attrs_handed: None,
+        activated_at: 0.0,
+        last_check: 0.0,
         sent: 0,
         last_error: None,
         watchers: None,
@@ -186,6 +210,7 @@ fn activate(agent: &Shared) {
             return;
         };
         a.state = State::Waiting;
+        a.activated_at = page::now_ms();
         a.sent_ids = page::load(pending::SENT_KEY)
             .map(|v| pending::decode_sent(&v))
             .unwrap_or_default();
@@ -197,7 +222,7 @@ fn activate(agent: &Shared) {
     }
     check(agent);
     schedule_poll(agent);
-    kick(agent);
+    deliver::kick(agent);
 }
 
 /// `grantConsent()`: starts an agent that was waiting for consent.
@@ -210,32 +235,83 @@ pub fn grant_consent(agent: &Shared) {
     }
 }
 
-/// `denyConsent()`: stops everything and clears what aidlink stored.
-pub fn deny_consent(agent: &Shared) {
-    if let Ok(mut a) = agent.try_borrow_mut() {
-        a.teardown(State::Denied);
-        a.queue.clear();
-        a.sent_ids.clear();
-        a.aid = None;
-        a.session = None;
-        page::save(pending::SENT_KEY, "");
-        page::save(pending::PENDING_KEY, "");
-        a.debug("consent denied: stopped, storage cleared");
-    }
+/// `denyConsent()`: stops everything and clears what aidlink stored. False when the agent was
+/// busy (the caller tries again on the next tick).
+pub fn deny_consent(agent: &Shared) -> bool {
+    let Ok(mut a) = agent.try_borrow_mut() else {
+        return false;
+    };
+    a.teardown(State::Denied);
+    a.queue.clear();
+    a.handed.clear();
+    a.sent_ids.clear();
+    a.aid = None;
+    a.session = None;
+    deliver::forget();
+    a.debug("consent denied: stopped, storage cleared");
+    true
 }
 
-/// `stop()`: stops watching and sending; what is queued stays stored for the next page.
-pub fn stop(agent: &Shared) {
-    if let Ok(mut a) = agent.try_borrow_mut() {
-        if a.state != State::Denied {
-            a.teardown(State::Stopped);
-            a.debug("stopped");
+/// `stop()`: stops watching and sending; what is queued stays stored for the next page. False
+/// when the agent was busy (the caller tries again on the next tick).
+pub fn stop(agent: &Shared) -> bool {
+    let Ok(mut a) = agent.try_borrow_mut() else {
+        return false;
+    };
+    if a.state != State::Denied {
+        a.teardown(State::Stopped);
+        a.debug("stopped");
+    }
+    true
+}
+
+/// A page event says "look again" (SPA navigation, tab shown, cookie changed): checks at once
+/// during the first minute; after it, no sooner than 5 s after the last check, and the poll
+/// restarts from this check so that checks stay 5 s apart.
+pub fn nudge(agent: &Shared) {
+    let now = page::now_ms();
+    let Ok((calm, recent)) = agent.try_borrow().map(|a| {
+        (
+            now - a.activated_at >= EAGER_MS,
+            now - a.last_check < CALM_MS,
+        )
+    }) else {
+        return;
+    };
+    if calm && recent {
+        return;
+    }
+    check(agent);
+    deliver::kick(agent);
+    if calm {
+        if let Ok(mut a) = agent.try_borrow_mut() {
+            if let Some(timer) = a.poll_timer.take() {
+                page::clear_timeout(timer);
+            }
         }
+        schedule_poll(agent);
     }
 }
 
-/// Reads the ids now and queues a binding when both are known and new.
+/// Reads the ids now, hands a new RTB House id to Calltouch and queues a binding when both
+/// ids are known and the binding is new to every tab of the site.
 pub fn check(agent: &Shared) {
+    let config = {
+        let Ok(mut a) = agent.try_borrow_mut() else {
+            return;
+        };
+        if !a.state.active() {
+            return;
+        }
+        a.last_check = page::now_ms();
+        a.config.clone()
+    };
+    // The page's code runs here (cookie getters, `ct`): no borrow is held.
+    let cookies = page::cookies();
+    let aid = cookie::read_aid(&cookies, &config.cookie);
+    let session = session::session_id(&config, &cookies);
+    let ct_client = session::ct_client(&cookies);
+    hand_attrs(agent, &config, aid.as_deref());
     let queued = {
         let Ok(mut a) = agent.try_borrow_mut() else {
             return;
@@ -243,9 +319,6 @@ pub fn check(agent: &Shared) {
         if !a.state.active() {
             return;
         }
-        let cookies = page::cookies();
-        let aid = cookie::read_aid(&cookies, &a.config.cookie);
-        let session = session::session_id(&a.config, &cookies);
         if aid != a.aid {
             a.debug(if aid.is_some() {
                 "RTB House id found"
@@ -262,51 +335,58 @@ pub fn check(agent: &Shared) {
         }
         a.aid = aid;
         a.session = session;
-        hand_attrs(&mut a);
         let (Some(aid), Some(session)) = (a.aid.clone(), a.session.clone()) else {
             return;
         };
-        let binding = Binding::new(
-            a.config.site.clone(),
-            session,
-            session::ct_client(&cookies),
-            aid.clone(),
-            Some(a.touch.clone()),
-        );
-        let known = a.sent_ids.contains(&binding.id) || a.queue.iter().any(|p| p.id == binding.id);
-        if known {
+        let binding = Binding::new(config.site, session, ct_client, aid, Some(a.touch.clone()));
+        if a.knows(&binding.id) {
+            return;
+        }
+        // Another tab of the site may have sent or queued it since this page loaded.
+        deliver::merge_stored(&mut a);
+        if a.knows(&binding.id) || deliver::stored_pending(&binding.id) {
             return;
         }
         let Some(body) = to_json(&binding) else {
             return;
         };
-        if a.config.set_attrs {
-            a.attrs_due = attrs_json(&a.config.attr_key, &aid);
-            hand_attrs(&mut a);
-        }
         a.queue.push(Pending {
             id: binding.id,
             body,
         });
-        a.persist();
+        deliver::persist(&mut a);
         a.debug("binding queued");
         true
     };
     if queued {
-        kick(agent);
+        deliver::kick(agent);
     }
 }
 
-/// `ct('set_attrs', json)` once `ct` exists (the queue stub counts: it replays the call).
-fn hand_attrs(a: &mut Agent) {
-    if a.attrs_due.is_none() {
+/// `ct('set_attrs', json)` once per RTB House id on each page, as soon as `ct` exists (the
+/// loader's queue stub counts: init.js replays it), whether or not the session is known yet:
+/// the relay falls back to `attrs` when it has no binding.
+fn hand_attrs(agent: &Shared, config: &Config, aid: Option<&str>) {
+    let Some(aid) = aid else {
+        return;
+    };
+    let due = config.set_attrs
+        && agent
+            .try_borrow()
+            .is_ok_and(|a| a.state.active() && a.attrs_handed.as_deref() != Some(aid));
+    if !due {
         return;
     }
     let Some(ct) = page::ct() else {
         return;
     };
-    if let Some(json) = a.attrs_due.take() {
-        if page::call_ct(&ct, "set_attrs", &json).is_some() {
+    let Some(json) = attrs_json(&config.attr_key, aid) else {
+        return;
+    };
+    let handed = page::call_ct(&ct, "set_attrs", &json).is_some();
+    if let Ok(mut a) = agent.try_borrow_mut() {
+        a.attrs_handed = Some(String::from(aid));
+        if handed {
             a.debug("RTB House id handed to Calltouch (set_attrs)");
         } else {
             a.last_error = Some(String::from("ct('set_attrs') threw"));
@@ -342,103 +422,4 @@ fn schedule_poll(agent: &Shared) {
             schedule_poll(&agent);
         }
     });
-}
-
-/// Sends the oldest queued binding unless a send is under way or waiting to retry.
-pub fn kick(agent: &Shared) {
-    let (endpoint, item) = {
-        let Ok(mut a) = agent.try_borrow_mut() else {
-            return;
-        };
-        if !a.state.active() || a.in_flight || a.send_timer.is_some() {
-            return;
-        }
-        let Some(item) = a.queue.first().cloned() else {
-            return;
-        };
-        a.in_flight = true;
-        (a.endpoint.clone(), item)
-    };
-    let weak = Rc::downgrade(agent);
-    wasm_bindgen_futures::spawn_local(async move {
-        let outcome = send::post(&endpoint, &item.body).await;
-        if let Some(agent) = weak.upgrade() {
-            settle(&agent, &item.id, outcome);
-        }
-    });
-}
-
-fn settle(agent: &Shared, id: &str, outcome: Outcome) {
-    {
-        let Ok(mut a) = agent.try_borrow_mut() else {
-            return;
-        };
-        a.in_flight = false;
-        let still_queued = a.queue.iter().any(|p| p.id == id);
-        match outcome {
-            Outcome::Delivered | Outcome::Rejected(_) if still_queued => {
-                a.queue.retain(|p| p.id != id);
-                a.sent_ids.push(String::from(id));
-                a.send_attempt = 0;
-                if outcome == Outcome::Delivered {
-                    a.sent += 1;
-                    a.last_error = None;
-                    if a.state == State::Waiting {
-                        a.state = State::Bound;
-                    }
-                    a.debug("binding delivered");
-                } else {
-                    a.last_error = Some(String::from("the relay refused the binding"));
-                    a.debug("the relay refused the binding (4xx); not retried");
-                }
-                a.persist();
-            }
-            Outcome::Retry(retry_after) if still_queued && a.state.active() => {
-                let delay = Backoff::SEND.delay_after(a.send_attempt, page::random(), retry_after);
-                a.send_attempt = a.send_attempt.saturating_add(1);
-                a.last_error = Some(String::from("relay unreachable or busy; retrying"));
-                a.debug("binding not delivered; will retry");
-                let weak = Rc::downgrade(agent);
-                a.send_timer = page::set_timeout(delay, move || {
-                    if let Some(agent) = weak.upgrade() {
-                        if let Ok(mut a) = agent.try_borrow_mut() {
-                            a.send_timer = None;
-                        }
-                        kick(&agent);
-                    }
-                });
-                return;
-            }
-            _ => {}
-        }
-    }
-    kick(agent);
-}
-
-/// The page is being hidden or left: hand every queued binding that is not already under way
-/// to `navigator.sendBeacon`, which the browser delivers after the page is gone.
-pub fn flush(agent: &Shared) {
-    let Ok(mut a) = agent.try_borrow_mut() else {
-        return;
-    };
-    if !a.state.active() {
-        return;
-    }
-    if let Some(timer) = a.send_timer.take() {
-        page::clear_timeout(timer);
-    }
-    let skip = usize::from(a.in_flight);
-    let waiting: Vec<Pending> = a.queue.iter().skip(skip).cloned().collect();
-    for item in waiting {
-        if send::beacon(&a.endpoint, &item.body) {
-            a.queue.retain(|p| p.id != item.id);
-            a.sent_ids.push(item.id);
-            a.sent += 1;
-            if a.state == State::Waiting {
-                a.state = State::Bound;
-            }
-            a.debug("binding handed to sendBeacon");
-        }
-    }
-    a.persist();
 }

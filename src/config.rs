@@ -72,6 +72,8 @@ pub enum Field {
     SetAttrs,
     /// Not `granted` or `pending`.
     Consent,
+    /// Not `true` or `false` (npm only: the tag's `data-debug` is on when present).
+    Debug,
     /// The options value is not an object (npm only).
     Options,
 }
@@ -96,6 +98,7 @@ impl Field {
             Field::AttrKey => ("data-attr-key", "attrKey", " must be 1 to 64 characters"),
             Field::SetAttrs => ("data-set-attrs", "setAttrs", " must be true or false"),
             Field::Consent => ("data-consent", "consent", " must be granted or pending"),
+            Field::Debug => ("data-debug", "debug", " must be true or false"),
             Field::Options => ("the script tag", "options", " must be an object"),
         };
         let mut line = String::from("aidlink: ");
@@ -174,9 +177,9 @@ fn is_cookie_name(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-/// An absolute `http://` / `https://` URL with a host, or a path starting with `/` (resolved
-/// against the default origin). Anything else (`ftp:`, `javascript:`, `relay.example.com`) is
-/// refused.
+/// An absolute `http://` / `https://` URL with a host and no `user:password@` (which `fetch`
+/// refuses), or a path starting with `/` (resolved against the default origin). Anything else
+/// (`ftp:`, `javascript:`, `relay.example.com`) is refused.
 fn is_endpoint(e: &str) -> bool {
     let rest = e
         .strip_prefix("https://")
@@ -188,7 +191,7 @@ fn is_endpoint(e: &str) -> bool {
                 && rest
                     .split(['/', '?', '#'])
                     .next()
-                    .is_some_and(|h| !h.is_empty())
+                    .is_some_and(|h| !h.is_empty() && !h.contains('@'))
         }
         None => ok_chars && e.starts_with('/') && !e.starts_with("//"),
     }
@@ -288,6 +291,13 @@ mod tests {
             ),
             (
                 RawConfig {
+                    endpoint: Some("https://user:secret@relay.example.com/v1/bindings".into()),
+                    ..raw("1")
+                },
+                Field::Endpoint,
+            ),
+            (
+                RawConfig {
                     cookie: Some("a b".into()),
                     ..raw("1")
                 },
@@ -328,6 +338,10 @@ mod tests {
         assert!(Field::AttrKey
             .message(Source::Npm)
             .starts_with("aidlink: attrKey "));
+        assert_eq!(
+            Field::Debug.message(Source::Npm),
+            "aidlink: debug must be true or false; aidlink is off"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The JavaScript entry points behind `window.aidlink` and the npm `start()`: the script-tag
-//! start (`data-*` attributes), the npm start (an options object read with serde-wasm-bindgen,
-//! feature `npm`), and the handle's `grantConsent`, `denyConsent`, `stop`, `status`.
+//! start (`data-*` attributes), the npm start (an options object read field by field with
+//! serde-wasm-bindgen, feature `npm`), and the handle's `grantConsent`, `denyConsent`, `stop`,
+//! `status`.
 
 use alloc::string::String;
 use core::cell::RefCell;
@@ -9,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::agent::{self, Shared, Status};
 use crate::config::{Config, Field, RawConfig, Source};
-use crate::page;
+use crate::{deliver, page};
 
 enum Global {
     Idle,
@@ -33,12 +34,40 @@ fn fail(line: String) {
     GLOBAL.with(|g| *g.borrow_mut() = Global::Failed(line));
 }
 
-fn launch(config: Config, endpoint: String) {
+fn launch(config: Config, endpoint: String, early: Early) {
     if running().is_some() {
         return;
     }
+    let mut config = config;
+    match early {
+        Early::Granted => config.consent_pending = false,
+        Early::Denied => config.consent_pending = true,
+        Early::None => {}
+    }
     let agent = agent::start(config, endpoint);
+    if early == Early::Denied {
+        agent::deny_consent(&agent);
+    }
     GLOBAL.with(|g| *g.borrow_mut() = Global::Running(agent));
+}
+
+/// What the page said about consent before the module had loaded (the loader queued it):
+/// `"granted"`, `"denied"` (which wins: a denial is final) or anything else for nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Early {
+    None,
+    Granted,
+    Denied,
+}
+
+impl Early {
+    fn read(early: &str) -> Early {
+        match early {
+            "granted" => Early::Granted,
+            "denied" => Early::Denied,
+            _ => Early::None,
+        }
+    }
 }
 
 /// The endpoint: the configured one resolved against `base`, or `base`'s origin +
@@ -48,9 +77,10 @@ fn endpoint(config: &Config, base: &str) -> Option<String> {
 }
 
 /// Starts from the script tag's `data-*` attributes; `src` is the script's absolute URL,
-/// whose origin is the default relay. Bad settings: one `console.error` naming the attribute.
+/// whose origin is the default relay; `early` is the consent the page gave or refused before
+/// the module loaded. Bad settings: one `console.error` naming the attribute.
 #[wasm_bindgen(js_name = startTag)]
-pub fn start_tag(script: &web_sys::Element, src: &str) {
+pub fn start_tag(script: &web_sys::Element, src: &str, early: &str) {
     let attr = |name: &str| script.get_attribute(name);
     let raw = RawConfig {
         site: attr("data-site"),
@@ -62,75 +92,87 @@ pub fn start_tag(script: &web_sys::Element, src: &str) {
         consent: attr("data-consent"),
         debug: attr("data-debug"),
     };
-    start_raw(raw, Source::Tag, src);
+    start_raw(Ok(raw), Source::Tag, src, Early::read(early));
 }
 
-fn start_raw(raw: RawConfig, source: Source, base: &str) {
-    match raw.validate() {
-        Ok(config) => match endpoint(&config, base) {
-            Some(url) => launch(config, url),
-            None => fail(Field::Endpoint.message(source)),
-        },
-        Err(field) => fail(field.message(source)),
+fn start_raw(raw: Result<RawConfig, Field>, source: Source, base: &str, early: Early) {
+    let config = raw.and_then(RawConfig::validate).and_then(|config| {
+        let url = endpoint(&config, base).ok_or(Field::Endpoint)?;
+        Ok((config, url))
+    });
+    match config {
+        Ok((config, url)) => launch(config, url, early),
+        Err(field) => {
+            if early == Early::Denied {
+                deliver::forget();
+            }
+            fail(field.message(source));
+        }
     }
 }
 
-/// The npm `start(options)` fields (CONTRACT.md), camelCase.
+/// One npm option, read with serde-wasm-bindgen; absent or `null` = not given, the wrong type
+/// = `field` (named in the console line).
 #[cfg(feature = "npm")]
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct Options {
-    site: Option<StrOrNum>,
-    mod_id: Option<String>,
-    endpoint: Option<String>,
-    cookie: Option<String>,
-    attr_key: Option<String>,
-    set_attrs: Option<bool>,
-    consent: Option<String>,
-    debug: Option<bool>,
+fn option<T: serde::de::DeserializeOwned>(
+    options: &JsValue,
+    key: &str,
+    field: Field,
+) -> Result<Option<T>, Field> {
+    let value = page::get(options, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    serde_wasm_bindgen::from_value(value)
+        .map(Some)
+        .map_err(|_| field)
 }
 
-/// `site: 38342` and `site: "38342"` alike.
+/// The npm `start(options)` fields (CONTRACT.md, camelCase), each checked on its own so that
+/// a wrong type names its field. `site` may be a string or an integer.
 #[cfg(feature = "npm")]
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum StrOrNum {
-    Str(String),
-    Num(u64),
+fn npm_options(options: &JsValue) -> Result<RawConfig, Field> {
+    use alloc::string::ToString;
+    if options.is_undefined() || options.is_null() {
+        return Ok(RawConfig::default());
+    }
+    if !options.is_object() {
+        return Err(Field::Options);
+    }
+    let site = match option::<String>(options, "site", Field::Site) {
+        Ok(site) => site,
+        Err(_) => option::<u64>(options, "site", Field::Site)?.map(|n| n.to_string()),
+    };
+    let flag = |b: bool| String::from(if b { "true" } else { "false" });
+    Ok(RawConfig {
+        site,
+        mod_id: option(options, "modId", Field::ModId)?,
+        endpoint: option(options, "endpoint", Field::Endpoint)?,
+        cookie: option(options, "cookie", Field::Cookie)?,
+        attr_key: option(options, "attrKey", Field::AttrKey)?,
+        set_attrs: option(options, "setAttrs", Field::SetAttrs)?.map(flag),
+        consent: option(options, "consent", Field::Consent)?,
+        debug: option::<bool>(options, "debug", Field::Debug)?
+            .filter(|on| *on)
+            .map(|_| String::new()),
+    })
 }
 
 /// Starts from the npm `start(options)` object; the default endpoint is the page's origin +
-/// `/v1/bindings`. Bad options: one `console.error` naming the field.
+/// `/v1/bindings`; `early` as for [`start_tag`]. Bad options: one `console.error` naming the
+/// field.
 #[cfg(feature = "npm")]
 #[wasm_bindgen(js_name = startNpm)]
-pub fn start_npm(options: JsValue) {
-    use alloc::string::ToString;
+pub fn start_npm(options: JsValue, early: &str) {
     let base = page::get(&page::global("location"), "href")
         .as_string()
         .unwrap_or_default();
-    let options = if options.is_undefined() || options.is_null() {
-        Ok(Options::default())
-    } else {
-        serde_wasm_bindgen::from_value::<Options>(options)
-    };
-    let Ok(o) = options else {
-        return fail(Field::Options.message(Source::Npm));
-    };
-    let flag = |b: Option<bool>| b.map(|b| if b { "true" } else { "false" }.to_string());
-    let raw = RawConfig {
-        site: o.site.map(|s| match s {
-            StrOrNum::Str(s) => s,
-            StrOrNum::Num(n) => n.to_string(),
-        }),
-        mod_id: o.mod_id,
-        endpoint: o.endpoint,
-        cookie: o.cookie,
-        attr_key: o.attr_key,
-        set_attrs: flag(o.set_attrs),
-        consent: o.consent,
-        debug: o.debug.filter(|d| *d).map(|_| String::new()),
-    };
-    start_raw(raw, Source::Npm, &base);
+    start_raw(
+        npm_options(&options),
+        Source::Npm,
+        &base,
+        Early::read(early),
+    );
 }
 
 /// `window.aidlink.grantConsent()`.
@@ -141,23 +183,36 @@ pub fn grant_consent() {
     }
 }
 
-/// `window.aidlink.denyConsent()`.
+/// `window.aidlink.denyConsent()`: obeyed even when the agent is busy (on the next tick) or
+/// not running at all (bad settings): what aidlink stored on earlier visits is cleared.
 #[wasm_bindgen(js_name = denyConsent)]
 pub fn deny_consent() {
-    if let Some(agent) = running() {
-        agent::deny_consent(&agent);
+    match running() {
+        Some(agent) => {
+            if !agent::deny_consent(&agent) {
+                wasm_bindgen_futures::spawn_local(async move {
+                    agent::deny_consent(&agent);
+                });
+            }
+        }
+        None => deliver::forget(),
     }
 }
 
-/// `window.aidlink.stop()`.
+/// `window.aidlink.stop()`: obeyed even when the agent is busy (on the next tick).
 #[wasm_bindgen]
 pub fn stop() {
     if let Some(agent) = running() {
-        agent::stop(&agent);
+        if !agent::stop(&agent) {
+            wasm_bindgen_futures::spawn_local(async move {
+                agent::stop(&agent);
+            });
+        }
     }
 }
 
-/// `window.aidlink.status()`: `{ state, cookie, session, sent, lastError }`.
+/// `window.aidlink.status()`: `{ state, cookie, session, sent, lastError }`, a plain object
+/// made by serde-wasm-bindgen.
 #[wasm_bindgen]
 pub fn status() -> JsValue {
     let status = GLOBAL.with(|g| match &*g.borrow() {

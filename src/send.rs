@@ -1,7 +1,13 @@
 //! Delivering one binding: a CORS simple request (string body, so `text/plain`, no custom
-//! headers, no preflight) through gloo-net with `keepalive`, so a request under way survives
-//! the page being closed; and `navigator.sendBeacon` for what is still waiting when the page
-//! goes away.
+//! headers, no preflight) with `keepalive`, so a request under way survives the page being
+//! closed; and `navigator.sendBeacon` for what is still waiting when the page goes away.
+//!
+//! The request is made in two steps. [`start`] calls the page's `fetch` synchronously, through
+//! a binding that catches: a page whose `fetch` is missing, throws, or returns something other
+//! than a promise of a `Response` (a careless monitoring wrapper) reads as "not delivered,
+//! retry", never as an exception. gloo-net's own `send()` calls `fetch` without a catch and
+//! panics on a non-`Response`, which would throw into the page and leave the module stalled, so
+//! gloo-net reads the response ([`finish`]) and the request is built with web-sys.
 
 use aidlink_protocol::backoff::parse_retry_after;
 
@@ -10,8 +16,8 @@ use aidlink_protocol::backoff::parse_retry_after;
 pub enum Outcome {
     /// 2xx: the relay has it.
     Delivered,
-    /// Network error, timeout, 408, 429 or 5xx: try again, not before the server's
-    /// `Retry-After` seconds when it gave one.
+    /// Network error, 429 or 5xx: try again, not before the server's `Retry-After` seconds
+    /// when it gave one.
     Retry(Option<u64>),
     /// Any other status: the relay refused this binding; sending it again will not help.
     Rejected(u16),
@@ -21,50 +27,76 @@ pub enum Outcome {
 pub fn classify(status: u16, retry_after: Option<&str>) -> Outcome {
     match status {
         200..=299 => Outcome::Delivered,
-        408 | 429 | 500..=599 => Outcome::Retry(retry_after.and_then(parse_retry_after)),
+        429 | 500..=599 => Outcome::Retry(retry_after.and_then(parse_retry_after)),
         _ => Outcome::Rejected(status),
     }
 }
 
-/// POSTs `body` to `endpoint`.
 #[cfg(target_arch = "wasm32")]
-pub async fn post(endpoint: &str, body: &str) -> Outcome {
-    use wasm_bindgen::JsValue;
-    if !crate::page::has_fetch() {
-        return Outcome::Retry(None);
+mod browser {
+    use super::{classify, Outcome};
+    use wasm_bindgen::{prelude::*, JsCast};
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(catch, js_name = fetch)]
+        fn page_fetch(request: &web_sys::Request) -> Result<JsValue, JsValue>;
     }
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
-    // `keepalive` (not in web-sys's stable RequestInit): the request outlives the page.
-    let _ = js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
-    init.set_credentials(web_sys::RequestCredentials::Omit);
-    let Ok(request) = web_sys::Request::new_with_str_and_init(endpoint, &init) else {
-        return Outcome::Rejected(0);
-    };
-    match gloo_net::http::Request::from(request).send().await {
-        Ok(response) => classify(
+
+    /// A request under way: the page's `fetch` has been called.
+    pub struct InFlight(js_sys::Promise);
+
+    /// POSTs `body` to `endpoint` now; `Err` when the page cannot make the request at all
+    /// (no `fetch`, a throwing `fetch`, a URL `Request` refuses).
+    pub fn start(endpoint: &str, body: &str) -> Result<InFlight, Outcome> {
+        if !crate::page::has_fetch() {
+            return Err(Outcome::Retry(None));
+        }
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&JsValue::from_str(body));
+        // `keepalive` (not in web-sys's stable RequestInit): the request outlives the page.
+        let _ = js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
+        init.set_credentials(web_sys::RequestCredentials::Omit);
+        let request = web_sys::Request::new_with_str_and_init(endpoint, &init)
+            .map_err(|_| Outcome::Rejected(0))?;
+        let returned = page_fetch(&request).map_err(|_| Outcome::Retry(None))?;
+        // `Promise.resolve` adopts a real promise or any thenable, and wraps anything else.
+        Ok(InFlight(js_sys::Promise::resolve(&returned)))
+    }
+
+    /// Waits for the response and classifies it.
+    pub async fn finish(request: InFlight) -> Outcome {
+        let Ok(value) = wasm_bindgen_futures::JsFuture::from(request.0).await else {
+            return Outcome::Retry(None);
+        };
+        let Ok(raw) = value.dyn_into::<web_sys::Response>() else {
+            return Outcome::Retry(None);
+        };
+        let response = gloo_net::http::Response::from(raw);
+        classify(
             response.status(),
             response.headers().get("retry-after").as_deref(),
-        ),
-        Err(_) => Outcome::Retry(None),
+        )
+    }
+
+    /// Queues `body` with `navigator.sendBeacon`; true when the browser accepted it.
+    pub fn beacon(endpoint: &str, body: &str) -> bool {
+        let Some(window) = crate::page::window() else {
+            return false;
+        };
+        let navigator = window.navigator();
+        if !crate::page::get(&navigator, "sendBeacon").is_function() {
+            return false;
+        }
+        navigator
+            .send_beacon_with_opt_str(endpoint, Some(body))
+            .unwrap_or(false)
     }
 }
 
-/// Queues `body` with `navigator.sendBeacon`; true when the browser accepted it.
 #[cfg(target_arch = "wasm32")]
-pub fn beacon(endpoint: &str, body: &str) -> bool {
-    let Some(window) = crate::page::window() else {
-        return false;
-    };
-    let navigator = window.navigator();
-    if !crate::page::get(&navigator, "sendBeacon").is_function() {
-        return false;
-    }
-    navigator
-        .send_beacon_with_opt_str(endpoint, Some(body))
-        .unwrap_or(false)
-}
+pub use browser::{beacon, finish, start, InFlight};
 
 #[cfg(test)]
 mod tests {
@@ -77,7 +109,11 @@ mod tests {
         assert_eq!(classify(503, Some("7")), Outcome::Retry(Some(7)));
         assert_eq!(classify(429, None), Outcome::Retry(None));
         assert_eq!(classify(500, Some("soon")), Outcome::Retry(None));
-        assert_eq!(classify(408, None), Outcome::Retry(None));
+        assert_eq!(
+            classify(408, None),
+            Outcome::Rejected(408),
+            "only 429 among 4xx is retried"
+        );
         assert_eq!(classify(400, None), Outcome::Rejected(400));
         assert_eq!(classify(404, Some("1")), Outcome::Rejected(404));
         assert_eq!(classify(301, None), Outcome::Rejected(301));

@@ -12,7 +12,7 @@ use wasm_bindgen::{prelude::*, JsCast};
 use web_sys::EventTarget;
 
 use crate::agent::{self, Agent};
-use crate::page;
+use crate::{deliver, page};
 
 type Listener = (EventTarget, &'static str, Closure<dyn FnMut()>);
 
@@ -46,11 +46,6 @@ fn with(weak: &Weak<RefCell<Agent>>, f: fn(&agent::Shared)) {
     }
 }
 
-fn recheck(agent: &agent::Shared) {
-    agent::check(agent);
-    agent::kick(agent);
-}
-
 impl Watchers {
     /// Installs every trigger for the agent behind `weak`.
     pub fn install(weak: Weak<RefCell<Agent>>) -> Watchers {
@@ -59,18 +54,25 @@ impl Watchers {
         let mut listeners = Vec::new();
         let w = weak.clone();
         listeners.extend(on(&document, "visibilitychange", move || {
-            with(&w, if hidden() { agent::flush } else { recheck });
+            with(
+                &w,
+                if hidden() {
+                    deliver::flush
+                } else {
+                    agent::nudge
+                },
+            );
         }));
         for event in ["pageshow", "popstate"] {
             let w = weak.clone();
-            listeners.extend(on(&window, event, move || with(&w, recheck)));
+            listeners.extend(on(&window, event, move || with(&w, agent::nudge)));
         }
         let w = weak.clone();
-        listeners.extend(on(&window, "pagehide", move || with(&w, agent::flush)));
+        listeners.extend(on(&window, "pagehide", move || with(&w, deliver::flush)));
         let cookie_store = page::global("cookieStore");
         if cookie_store.is_object() {
             let w = weak.clone();
-            listeners.extend(on(&cookie_store, "change", move || with(&w, recheck)));
+            listeners.extend(on(&cookie_store, "change", move || with(&w, agent::nudge)));
         }
         let history = wrap_history(weak);
         Watchers { listeners, history }
@@ -110,7 +112,7 @@ fn wrap_history(weak: Weak<RefCell<Agent>>) -> Vec<(&'static str, Function, JsVa
             move |state: JsValue, unused: JsValue, url: JsValue| {
                 let result = call.call3(&target, &state, &unused, &url);
                 let w = w.clone();
-                page::set_timeout(0, move || with(&w, recheck));
+                page::set_timeout(0, move || with(&w, agent::nudge));
                 result
             },
         );

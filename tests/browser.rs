@@ -3,115 +3,16 @@
 //! relay. Run: `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p aidlink --target wasm32-unknown-unknown`.
 #![cfg(target_arch = "wasm32")]
 
-use aidlink::agent::{self, Shared};
-use aidlink::config::{Config, RawConfig};
+use aidlink::agent;
 use aidlink::pending::{PENDING_KEY, SENT_KEY};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
+#[path = "support/page.rs"]
+mod page;
+use page::*;
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-#[wasm_bindgen(module = "/tests/page_fixture.js")]
-extern "C" {
-    fn reset();
-    #[wasm_bindgen(js_name = setCookie)]
-    fn set_cookie(name: &str, value: &str);
-    #[wasm_bindgen(js_name = installFetch)]
-    fn install_fetch(statuses: Vec<u16>, retry_after: u32);
-    #[wasm_bindgen(js_name = removeFetch)]
-    fn remove_fetch();
-    fn attempts() -> u32;
-    #[wasm_bindgen(js_name = attemptTimes)]
-    fn attempt_times() -> Vec<f64>;
-    fn delivered() -> Vec<String>;
-    #[wasm_bindgen(js_name = lastType)]
-    fn last_type() -> String;
-    #[wasm_bindgen(js_name = installCtStub)]
-    fn install_ct_stub();
-    #[wasm_bindgen(js_name = loadCtInit)]
-    fn load_ct_init(session: &str);
-    #[wasm_bindgen(js_name = queuedCtCalls)]
-    fn queued_ct_calls() -> i32;
-    #[wasm_bindgen(js_name = attrsCalls)]
-    fn attrs_calls() -> Vec<JsValue>;
-    #[wasm_bindgen(js_name = setCt)]
-    fn set_ct(value: JsValue);
-    #[wasm_bindgen(js_name = setCallValue)]
-    fn set_call_value(value: JsValue);
-    #[wasm_bindgen(js_name = storageValue)]
-    fn storage_value(key: &str) -> Option<String>;
-    #[wasm_bindgen(js_name = setStorageValue)]
-    fn set_storage_value(key: &str, value: &str);
-    #[wasm_bindgen(js_name = breakCookies)]
-    fn break_cookies();
-    #[wasm_bindgen(js_name = restoreCookies)]
-    fn restore_cookies();
-    #[wasm_bindgen(js_name = breakStorage)]
-    fn break_storage();
-    #[wasm_bindgen(js_name = restoreStorage)]
-    fn restore_storage();
-    fn sleep(ms: u32) -> js_sys::Promise;
-    #[wasm_bindgen(js_name = pushState)]
-    fn push_state(path: &str);
-    #[wasm_bindgen(js_name = makeScript)]
-    fn make_script(attrs: JsValue) -> web_sys::Element;
-    #[wasm_bindgen(js_name = parseAttr)]
-    fn parse_attr(json: &str, key: &str) -> JsValue;
-}
-
-const AID: &str = "AbCdEf0123456789xyz";
-const ENDPOINT: &str = "https://relay.test/v1/bindings";
-
-async fn wait(ms: u32) {
-    let _ = JsFuture::from(sleep(ms)).await;
-}
-
-/// Waits up to `ms` for `cond`, checking every 50 ms.
-async fn wait_for(ms: u32, cond: impl Fn() -> bool) -> bool {
-    for _ in 0..ms / 50 {
-        if cond() {
-            return true;
-        }
-        wait(50).await;
-    }
-    cond()
-}
-
-fn config(edit: impl FnOnce(&mut RawConfig)) -> Config {
-    let mut raw = RawConfig {
-        site: Some("38342".into()),
-        mod_id: Some("vwgixinz".into()),
-        ..RawConfig::default()
-    };
-    edit(&mut raw);
-    raw.validate().expect("valid test config")
-}
-
-thread_local! {
-    static STARTED: std::cell::RefCell<Vec<Shared>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn start(edit: impl FnOnce(&mut RawConfig)) -> Shared {
-    let agent = agent::start(config(edit), ENDPOINT.into());
-    STARTED.with(|s| s.borrow_mut().push(agent.clone()));
-    agent
-}
-
-/// A clean page: agents of earlier tests stopped (even when they failed), cookies, storage,
-/// `ct`, `call_value` cleared, a fresh fetch recorder answering 204.
-fn fresh() {
-    STARTED.with(|s| s.borrow_mut().drain(..).for_each(|a| agent::stop(&a)));
-    reset();
-}
-
-fn status(agent: &Shared) -> aidlink::agent::Status {
-    agent.borrow().status()
-}
-
-fn body_field(body: &str, key: &str) -> JsValue {
-    parse_attr(body, key)
-}
 
 #[wasm_bindgen_test]
 async fn cookie_first_then_session_from_calltouch_init() {
@@ -124,8 +25,9 @@ async fn cookie_first_then_session_from_calltouch_init() {
     assert_eq!(attempts(), 0, "no session yet: nothing sent");
     assert_eq!(
         queued_ct_calls(),
-        0,
-        "the queue stub is not called while polling"
+        1,
+        "the id is handed to the queue stub once (set_attrs, before any session); \
+         calltracking_params is never queued while polling"
     );
     let s = status(&agent);
     assert!(s.cookie && !s.session);
@@ -444,7 +346,7 @@ async fn hostile_page_never_makes_it_throw() {
         "no fetch: retrying, not throwing"
     );
     install_fetch(vec![204], 0);
-    agent::flush(&agent); // page hidden: sendBeacon path with storage still broken
+    aidlink::deliver::flush(&agent); // page hidden: sendBeacon path with storage still broken
     restore_storage();
     agent::stop(&agent);
 }
@@ -480,8 +382,8 @@ async fn two_script_tags_send_once() {
     js_sys::Reflect::set(&attrs, &"data-site".into(), &"38342".into()).unwrap();
     let first = make_script(attrs.clone().into());
     let second = make_script(attrs.into());
-    aidlink::start_tag(&first, "https://relay.test/aidlink.js");
-    aidlink::start_tag(&second, "https://relay.test/aidlink.js");
+    aidlink::start_tag(&first, "https://relay.test/aidlink.js", "");
+    aidlink::start_tag(&second, "https://relay.test/aidlink.js", "");
     assert!(wait_for(2000, || delivered().len() == 1).await);
     wait(800).await;
     assert_eq!(attempts(), 1);

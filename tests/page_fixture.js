@@ -93,3 +93,63 @@ export function makeScript(attrs) {
   return el;
 }
 export function parseAttr(json, key) { return JSON.parse(json)[key]; }
+
+// Like installFetch, but each answer comes `delayMs` after the request is recorded (a request
+// under way for that long).
+export function installSlowFetch(statuses, delayMs) {
+  installFetch(statuses, 0);
+  const answer = window.fetch;
+  window.fetch = (request) => {
+    const response = answer(request);
+    return new Promise((resolve) => setTimeout(() => resolve(response), delayMs));
+  };
+}
+
+// A page whose `fetch` misbehaves: throws, returns a non-promise, resolves to a non-Response,
+// then works. Every call is recorded like installFetch's.
+export function installHostileFetch() {
+  installFetch([204], 0);
+  const works = window.fetch;
+  let call = 0;
+  window.fetch = (request) => {
+    call += 1;
+    if (call === 1) { window.__requests.push({ status: 0, at: Date.now() }); throw new Error("monitoring wrapper threw"); }
+    if (call === 2) { window.__requests.push({ status: 0, at: Date.now() }); return 42; }
+    if (call === 3) { window.__requests.push({ status: 0, at: Date.now() }); return Promise.resolve({ status: 204 }); }
+    return works(request);
+  };
+}
+
+// navigator.sendBeacon recorder (accepts everything).
+export function installBeacon() {
+  window.__beacons = [];
+  Object.defineProperty(navigator, "sendBeacon", { configurable: true, value: (url, body) => { window.__beacons.push(String(body)); return true; } });
+}
+export function beacons() { return (window.__beacons || []).length; }
+
+// Uncaught errors and unhandled rejections on the page, from now on.
+export function recordPageErrors() {
+  window.__pageErrors = [];
+  window.addEventListener("error", (e) => window.__pageErrors.push(String(e.message)));
+  window.addEventListener("unhandledrejection", (e) => window.__pageErrors.push(String(e.reason)));
+}
+export function pageErrors() { return (window.__pageErrors || []).slice(); }
+
+// document.cookie with a getter that counts reads and, once, calls `hook` first (a consent
+// manager running page code from inside the getter).
+export function hookCookies(hook) {
+  const proto = Object.getOwnPropertyDescriptor(Document.prototype, "cookie");
+  window.__cookieReads = 0;
+  let pending = hook;
+  Object.defineProperty(document, "cookie", {
+    configurable: true,
+    get() {
+      window.__cookieReads += 1;
+      if (pending) { const h = pending; pending = null; h(); }
+      return proto.get.call(document);
+    },
+    set(v) { proto.set.call(document, v); },
+  });
+}
+export function cookieReads() { return window.__cookieReads || 0; }
+export function replaceState(path) { history.replaceState({}, "", path); }

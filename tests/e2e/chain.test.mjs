@@ -87,7 +87,8 @@ test("SPA navigation into a new Calltouch session sends a second binding", async
 test("tab hidden right after both ids appear: the binding still arrives (sendBeacon)", async () => {
   await withDemo("hidden-beacon", {}, async ({ demo, page, status }) => {
     // The first POST meets a busy relay (503, Retry-After: 30), so the binding sits waiting to
-    // retry; hiding the tab must hand it to sendBeacon rather than leave it for 30 s.
+    // retry; hiding the tab must hand it to sendBeacon rather than leave it for 30 s. (It stays
+    // queued too: the module cannot know whether the beacon met the same failure.)
     const seen = [];
     await page.route("**/v1/bindings", (route) => {
       seen.push(`${route.request().resourceType()} at ${Date.now() % 100000}`);
@@ -105,9 +106,8 @@ test("tab hidden right after both ids appear: the binding still arrives (sendBea
       document.dispatchEvent(new Event("visibilitychange"));
     });
     await waitFor(async () => (await demo.metric(ACCEPTED)) === 1, { timeout: 5000, what: `beacon at the relay (requests: ${seen})` });
-    const after = await status();
-    assert.equal(after.sent, 1, JSON.stringify(after));
     assert.equal(seen.length, 2, `one refused fetch, one beacon: ${seen}`);
+    assert.equal(seen[1].split(" ")[0], "ping", `the second request is the beacon (a "ping" to Chromium): ${seen}`);
   });
 });
 

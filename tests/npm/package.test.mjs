@@ -51,8 +51,10 @@ test("a Vite 7 app importing { start } from \"aidlink\" binds in Chromium", asyn
   writeFileSync(path.join(app, "main.js"), `import { start } from "aidlink";
 document.cookie = "__r_aid_v__=ViteAppId0123456789ab; path=/";
 document.cookie = "_ct_session_id=515151; path=/";
-const relay = new URLSearchParams(location.search).get("relay");
-start({ site: "38342", endpoint: relay + "/v1/bindings", debug: true }).then((handle) => { window.handle = handle; });
+const params = new URLSearchParams(location.search);
+const options = params.has("options") ? JSON.parse(params.get("options"))
+  : { site: "38342", endpoint: params.get("relay") + "/v1/bindings", debug: true };
+start(options).then((handle) => { window.handle = handle; });
 `);
   execFileSync(path.join(ROOT, "node_modules/.bin/vite"), ["build", "--logLevel", "warn"], { cwd: app, stdio: "inherit" });
   const dist = path.join(app, "dist");
@@ -72,6 +74,21 @@ start({ site: "38342", endpoint: relay + "/v1/bindings", debug: true }).then((ha
     await waitFor(() => page.evaluate(() => window.handle && window.handle.status().state === "bound"), { what: "bound" });
     assert.equal(await demo.metric(ACCEPTED), 1);
     assert.equal(await page.evaluate(() => window.handle === window.aidlink), true, "the handle is window.aidlink");
+    // Options of the wrong type: one console.error naming the field, nothing sent.
+    for (const [options, line] of [
+      [{ site: "38342", setAttrs: "false" }, "aidlink: setAttrs must be true or false; aidlink is off"],
+      [{ site: 38342.5 }, "aidlink: site is required: the numeric Calltouch site id; aidlink is off"],
+      [{ site: "38342", modId: 12345678 }, "aidlink: modId must be the 8-character Calltouch mod_id; aidlink is off"],
+    ]) {
+      const bad = await (await sharedBrowser()).newPage();
+      const console = [];
+      bad.on("console", (m) => console.push(`${m.type()}: ${m.text()}`));
+      await bad.goto(`http://127.0.0.1:${port}/?options=${encodeURIComponent(JSON.stringify(options))}`);
+      await waitFor(() => bad.evaluate(() => window.handle && window.handle.status().state === "failed"), { what: "failed" });
+      assert.deepEqual(console, [`error: ${line}`], JSON.stringify(options));
+      await bad.close();
+    }
+    assert.equal(await demo.metric(ACCEPTED), 1, "nothing more sent");
   } finally {
     await page.close();
     await demo.stop();

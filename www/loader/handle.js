@@ -1,15 +1,34 @@
 /* The `window.aidlink` handle. It exists before the WebAssembly module has loaded, so consent
-   calls made early are kept and replayed; `status()` says "loading" until then and "failed"
-   if the module cannot load. Shared by the script tag (tag.js) and the npm entry (npm.js). */
+   calls made early are kept: the consent is handed to the module's start (a denial wins and is
+   final), `stop()` is replayed after it. `status()` says "loading" until then and "failed" if
+   the module cannot load; `denyConsent()` then still clears what aidlink stored on earlier
+   visits (the keys of src/pending.rs). Shared by the script tag (tag.js) and the npm entry
+   (npm.js). */
 function aidlinkHandle() {
   var api = null;
   var failure = null;
   var queued = [];
+  function forget() {
+    try {
+      localStorage.removeItem("aidlink.sent");
+      localStorage.removeItem("aidlink.pending");
+    } catch (e) { /* storage disabled: nothing stored */ }
+  }
+  function early() {
+    var consent = "";
+    queued.forEach(function (name) {
+      if (name === "denyConsent") consent = "denied";
+      else if (name === "grantConsent" && consent !== "denied") consent = "granted";
+    });
+    return consent;
+  }
   function call(name) {
     return function () {
       if (api) {
         try { api[name](); } catch (e) { /* never throw into the page */ }
-      } else if (!failure) {
+      } else if (failure) {
+        if (name === "denyConsent") forget();
+      } else {
         queued.push(name);
       }
     };
@@ -26,15 +45,40 @@ function aidlinkHandle() {
         return { state: failure ? "failed" : "loading", cookie: false, session: false, sent: 0, lastError: failure };
       }
     },
+    /* The consent the page gave ("granted") or refused ("denied") while the module loaded. */
+    early: early,
     ready: function (loaded) {
       api = loaded;
-      queued.splice(0).forEach(function (name) {
-        try { loaded[name](); } catch (e) { /* never throw into the page */ }
-      });
+      var stopped = queued.indexOf("stop") >= 0;
+      queued.length = 0;
+      if (stopped) {
+        try { loaded.stop(); } catch (e) { /* never throw into the page */ }
+      }
     },
     failed: function (why) {
       failure = why;
+      if (early() === "denied") forget();
       queued.length = 0;
     }
   };
+}
+
+/* True when `value` is an aidlink handle, not an element the browser exposes as
+   `window.aidlink` because its id is "aidlink". */
+function aidlinkIsHandle(value) {
+  return Boolean(value) && typeof value.status === "function" && typeof value.denyConsent === "function";
+}
+
+/* Compiles the module from `url`: streaming when the server sends `application/wasm`, from the
+   bytes otherwise. Done here rather than in the wasm-bindgen glue, which would print a
+   console warning for any other type (aidlink is silent unless `debug`). */
+function aidlinkCompile(url) {
+  function fromBytes() {
+    return fetch(url).then(function (response) {
+      if (!response.ok) throw new Error("HTTP " + response.status + " for " + url);
+      return response.arrayBuffer();
+    }).then(function (bytes) { return WebAssembly.compile(bytes); });
+  }
+  if (typeof WebAssembly.compileStreaming !== "function") return fromBytes();
+  return WebAssembly.compileStreaming(fetch(url)).catch(fromBytes);
 }

@@ -15,16 +15,16 @@ export function start(options) {
   if (started) {
     return started;
   }
-  if (window.aidlink) {
+  if (aidlinkIsHandle(window.aidlink)) {
     started = Promise.resolve(window.aidlink);
     return started;
   }
   const state = aidlinkHandle();
   window.aidlink = state.handle;
   const debug = Boolean(options && options.debug);
-  started = init({ module_or_path: new URL("aidlink_bg.wasm", import.meta.url) }).then(
+  started = Promise.resolve().then(() => init({ module_or_path: aidlinkCompile(new URL("aidlink_bg.wasm", import.meta.url)) })).then(
     () => {
-      wasm.startNpm(options === undefined ? null : options);
+      wasm.startNpm(options === undefined ? null : options, state.early());
       state.ready(wasm);
       return state.handle;
     },

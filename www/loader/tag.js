@@ -3,7 +3,7 @@
    so the only global it leaves is `window.aidlink`. It reads its own data-* attributes and
    loads aidlink_bg.wasm from next to itself. A second copy of the tag stands down. */
 var aidlinkScript = document.currentScript;
-if (!window.aidlink && aidlinkScript) {
+if (!aidlinkIsHandle(window.aidlink) && aidlinkScript) {
   var aidlinkState = aidlinkHandle();
   window.aidlink = aidlinkState.handle;
   var aidlinkDebug = aidlinkScript.hasAttribute("data-debug") && aidlinkScript.getAttribute("data-debug") !== "false";
@@ -16,8 +16,8 @@ if (!window.aidlink && aidlinkScript) {
   };
   try {
     var aidlinkSrc = aidlinkScript.src;
-    wasm_bindgen({ module_or_path: new URL("aidlink_bg.wasm", aidlinkSrc) }).then(function () {
-      wasm_bindgen.startTag(aidlinkScript, aidlinkSrc);
+    wasm_bindgen({ module_or_path: aidlinkCompile(new URL("aidlink_bg.wasm", aidlinkSrc)) }).then(function () {
+      wasm_bindgen.startTag(aidlinkScript, aidlinkSrc, aidlinkState.early());
       aidlinkState.ready(wasm_bindgen);
     }).catch(aidlinkFail);
   } catch (error) {

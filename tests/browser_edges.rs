@@ -1,0 +1,237 @@
+//! The capture module in headless Chromium on pages that make its life hard: two tabs sharing
+//! one `localStorage`, a tab hidden while the relay fails or while a request is under way, a
+//! page whose `fetch` misbehaves, a consent manager calling back from inside the cookie getter,
+//! consent refused before the module loaded, SPA routers calling `replaceState` in a loop.
+#![cfg(target_arch = "wasm32")]
+
+use aidlink::agent;
+use aidlink::pending::{PENDING_KEY, SENT_KEY};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+#[path = "support/page.rs"]
+mod page;
+use page::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn two_tabs_sharing_storage_post_each_binding_once() {
+    fresh();
+    // Tab B opened before the RTB House cookie exists; tab A opened after it.
+    let tab_b = start(|r| r.mod_id = None);
+    set_cookie("_ct_session_id", "66001");
+    set_cookie("__r_aid_v__", AID);
+    let tab_a = start(|r| r.mod_id = None);
+    assert!(wait_for(3000, || delivered().len() == 1).await);
+    wait(1500).await;
+    assert_eq!(
+        attempts(),
+        1,
+        "the other tab sees it stored and does not POST it"
+    );
+    // Safari rotates the id: one new binding, from one of the tabs.
+    set_cookie("__r_aid_v__", "Rotated0123456789ab");
+    assert!(wait_for(6000, || delivered().len() == 2).await);
+    wait(1500).await;
+    assert_eq!(attempts(), 2);
+    agent::stop(&tab_a);
+    agent::stop(&tab_b);
+    // A reload with the first id: both tabs' sent ids survived each other's writes.
+    set_cookie("__r_aid_v__", AID);
+    let reloaded = start(|r| r.mod_id = None);
+    wait(1500).await;
+    assert_eq!(attempts(), 2, "nothing POSTed twice after a reload");
+    agent::stop(&reloaded);
+}
+
+#[wasm_bindgen_test]
+async fn hidden_while_the_relay_fails_beacons_once_and_keeps_it_queued() {
+    fresh();
+    install_beacon();
+    install_fetch(vec![503, 204], 2);
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "66002");
+    let agent = start(|_| {});
+    assert!(wait_for(2000, || attempts() == 1).await);
+    aidlink::deliver::flush(&agent); // the tab is hidden: visibilitychange
+    aidlink::deliver::flush(&agent); // hidden again
+    assert_eq!(beacons(), 1, "one last-chance beacon");
+    assert!(
+        storage_value(PENDING_KEY).is_some_and(|p| p.contains("66002")),
+        "still queued for the next page load: the beacon may have met the same failure"
+    );
+    assert_eq!(status(&agent).sent, 0, "not counted as sent");
+    assert!(
+        wait_for(4000, || delivered().len() == 1).await,
+        "the page lived on: the retry still happens"
+    );
+    let times = attempt_times();
+    assert!(times[1] - times[0] >= 1990.0, "Retry-After kept: {times:?}");
+    assert_eq!(status(&agent).sent, 1);
+    assert_eq!(storage_value(PENDING_KEY), None);
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn hidden_during_a_request_neither_loses_it_nor_sends_it_twice() {
+    // The page is left while the request is under way: its keepalive carries it, and the next
+    // page does not POST it again.
+    fresh();
+    install_beacon();
+    install_slow_fetch(vec![204], 400);
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "66003");
+    let agent = start(|_| {});
+    assert!(wait_for(1000, || attempts() == 1).await);
+    aidlink::deliver::flush(&agent);
+    agent::stop(&agent);
+    assert_eq!(storage_value(PENDING_KEY), None, "nothing left to resend");
+    let next_page = start(|_| {});
+    wait(1500).await;
+    assert_eq!(attempts(), 1, "not POSTed again by the next page");
+    assert_eq!(beacons(), 0);
+    agent::stop(&next_page);
+
+    // The tab is hidden while the request is under way and the page stays: the request
+    // fails after all, so the binding is queued again and retried.
+    fresh();
+    install_beacon();
+    install_slow_fetch(vec![503, 204], 400);
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "66004");
+    let agent = start(|_| {});
+    assert!(wait_for(1000, || attempts() == 1).await);
+    aidlink::deliver::flush(&agent);
+    assert!(
+        wait_for(5000, || delivered().len() == 1).await,
+        "retried after it failed"
+    );
+    assert!(wait_for(1000, || status(&agent).sent == 1).await);
+    assert_eq!((attempts(), beacons()), (2, 0));
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_that_throws_or_returns_garbage_is_retried_never_thrown() {
+    fresh();
+    record_page_errors();
+    install_hostile_fetch();
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "66005");
+    let agent = start(|_| {});
+    assert!(
+        wait_for(12000, || delivered().len() == 1).await,
+        "delivered once the page's fetch works: {} attempts",
+        attempts()
+    );
+    assert_eq!(attempts(), 4, "throws, not a promise, not a Response, 204");
+    assert_eq!(
+        page_errors(),
+        Vec::<String>::new(),
+        "nothing thrown into the page"
+    );
+    let s = status(&agent);
+    assert_eq!((s.state, s.sent), ("bound", 1));
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn deny_from_inside_the_cookie_getter_is_obeyed_at_once() {
+    fresh();
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "66006");
+    install_ct_stub();
+    let agent = start(|r| r.consent = Some("pending".into()));
+    let inner = agent.clone();
+    let deny = Closure::<dyn FnMut()>::new(move || {
+        agent::deny_consent(&inner);
+    });
+    hook_cookies(deny.as_ref().unchecked_ref());
+    agent::grant_consent(&agent);
+    wait(800).await;
+    restore_cookies();
+    assert_eq!(status(&agent).state, "denied");
+    assert_eq!(attempts(), 0, "nothing sent");
+    assert_eq!(queued_ct_calls(), 0, "nothing handed to Calltouch");
+    assert_eq!(storage_value(SENT_KEY), None);
+    assert_eq!(storage_value(PENDING_KEY), None);
+}
+
+#[wasm_bindgen_test]
+async fn set_attrs_needs_no_session_and_is_repeated_on_every_page() {
+    fresh();
+    set_cookie("__r_aid_v__", AID);
+    install_ct_stub();
+    load_ct_init("ignored");
+    let agent = start(|r| r.mod_id = None); // no session source on this page
+    assert!(wait_for(2000, || attrs_calls().len() == 1).await);
+    assert_eq!(attempts(), 0, "no session: no binding");
+    agent::stop(&agent);
+    // The next page, binding or not, hands the id to its own Calltouch session again.
+    set_cookie("_ct_session_id", "66007");
+    let first = start(|r| r.mod_id = None);
+    assert!(wait_for(2000, || delivered().len() == 1).await);
+    agent::stop(&first);
+    let second = start(|r| r.mod_id = None);
+    assert!(wait_for(2000, || attrs_calls().len() == 3).await);
+    wait(500).await;
+    assert_eq!(attempts(), 1, "the binding itself is not repeated");
+    assert_eq!(attrs_calls().len(), 3, "once per page");
+    agent::stop(&second);
+}
+
+/// Entry-level (the `window.aidlink` functions): consent refused while the module loaded, and
+/// a refusal on a page whose settings are bad. One test: the module has one global agent.
+#[wasm_bindgen_test]
+async fn consent_refused_before_load_or_with_bad_settings_clears_storage() {
+    fresh();
+    set_cookie("__r_aid_v__", AID);
+    set_cookie("_ct_session_id", "66008");
+    install_ct_stub();
+    let no_site = make_script(js_sys::Object::new().into());
+    aidlink::start_tag(&no_site, "https://relay.test/aidlink.js", "");
+    set_storage_value(SENT_KEY, "b0000000000000001");
+    aidlink::deny_consent();
+    assert_eq!(
+        storage_value(SENT_KEY),
+        None,
+        "cleared though aidlink is off"
+    );
+
+    set_storage_value(PENDING_KEY, "b2\t{\"v\":1}\n");
+    let attrs = js_sys::Object::new();
+    js_sys::Reflect::set(&attrs, &"data-site".into(), &"38342".into()).unwrap();
+    let tag = make_script(attrs.into());
+    aidlink::start_tag(&tag, "https://relay.test/aidlink.js", "denied");
+    wait(800).await;
+    let status = aidlink::status();
+    let state = js_sys::Reflect::get(&status, &"state".into()).unwrap();
+    assert_eq!(state.as_string().as_deref(), Some("denied"));
+    assert_eq!(attempts(), 0, "nothing sent");
+    assert_eq!(queued_ct_calls(), 0, "nothing handed to Calltouch");
+    assert_eq!(storage_value(PENDING_KEY), None);
+    aidlink::stop();
+}
+
+#[wasm_bindgen_test]
+async fn after_the_first_minute_page_events_check_at_most_every_5_s() {
+    fresh();
+    set_cookie("_ct_session_id", "66009");
+    let agent = start(|_| {});
+    let nothing = Closure::<dyn FnMut()>::new(|| {});
+    hook_cookies(nothing.as_ref().unchecked_ref());
+    wait(61_000).await;
+    let before = cookie_reads();
+    for n in 0..100 {
+        replace_state(&format!("/router/{n}")); // a router rewriting the URL as the user scrolls
+        wait(50).await;
+    }
+    let checks = cookie_reads() - before;
+    restore_cookies();
+    assert!(
+        (1..=2).contains(&checks),
+        "5 s of replaceState calls led to {checks} checks"
+    );
+    agent::stop(&agent);
+}
