@@ -1,13 +1,13 @@
 //! Delivery of queued postbacks to RTB House: claim what is due (leased, so a crash mid-attempt
 //! retries later), build its URL from the site's settings of this moment, POST it, record the
 //! attempt and where it goes next. 2xx is done; 5xx, 429, 408 and network errors retry with
-//! exponential backoff and jitter, honouring `Retry-After`, for `retry_for`; any other 4xx is a
-//! dead letter at once (`replay` re-queues it). A postback of a site switched off (or removed)
-//! since it was queued is not sent: it goes to the dead letter, saying so, for `replay` once the
-//! site is on again.
+//! exponential backoff and jitter, honouring `Retry-After` (seconds or an HTTP date), for
+//! `retry_for`; any other 4xx is a dead letter at once (`replay` re-queues it). A postback of
+//! a site switched off (or removed) since it was queued is not sent: it goes to the dead
+//! letter, saying so, for `replay` once the site is on again.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aidlink_protocol::backoff::parse_retry_after;
 use aidlink_protocol::Backoff;
@@ -53,6 +53,19 @@ pub fn next(
     } else {
         Next::RetryAt(at)
     }
+}
+
+/// A `Retry-After` value in seconds from `now`: delta-seconds (`120`) or an HTTP date
+/// (`Wed, 21 Oct 2026 07:28:00 GMT`, rounded up; a date already past is 0); `None` for
+/// anything else, which leaves the own schedule.
+pub fn retry_after_secs(value: &str, now: SystemTime) -> Option<u64> {
+    parse_retry_after(value).or_else(|| {
+        let at = httpdate::parse_http_date(value.trim()).ok()?;
+        Some(
+            at.duration_since(now)
+                .map_or(0, |d| d.as_secs_f64().ceil() as u64),
+        )
+    })
 }
 
 fn now_ms() -> i64 {
@@ -136,7 +149,7 @@ async fn deliver(
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
+                .and_then(|v| retry_after_secs(v, SystemTime::now()));
             let snippet = if r.status().is_success() {
                 None
             } else {

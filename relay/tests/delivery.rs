@@ -77,3 +77,45 @@ async fn switched_off_before_delivery_is_not_sent_until_switched_on_and_replayed
     let posts = rtb.postbacks();
     assert_eq!(posts.len(), sent_while_on + 1, "delivered once: {posts:?}");
 }
+
+#[tokio::test]
+async fn retry_after_as_an_http_date_is_honoured() {
+    let rtb = Receiver::start().await;
+    let in_an_hour = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    rtb.reply_next(
+        503,
+        &format!("retry-after: {}\r\n", httpdate::fmt_http_date(in_an_hour)),
+    );
+    let relay = Relay::start(&rtb, ""); // retries after 100–300 ms on its own
+    relay.bind("710", None, AID).await;
+    relay
+        .webhook(&call("52", "calldisconnected", "710", ""))
+        .await;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while relay.trail("call-52").await["attempts"]
+        .as_array()
+        .is_none_or(|a| a.is_empty())
+    {
+        assert!(std::time::Instant::now() < until, "no attempt made");
+        settle().await;
+    }
+    settle().await;
+    settle().await;
+    let t = relay.trail("call-52").await;
+    assert_eq!(t["status"], "retrying", "{t}");
+    assert_eq!(t["attempts"].as_array().unwrap().len(), 1, "{t}");
+    assert_eq!(rtb.postbacks().len(), 1, "not retried before the date");
+    let db = rusqlite::Connection::open(relay.dir.path().join("aidlink.db")).unwrap();
+    let (next_at, attempted_at): (i64, i64) = db
+        .query_row(
+            "SELECT o.next_at_ms, a.at_ms FROM outbox o JOIN attempts a USING (site, lead_id)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        next_at - attempted_at >= 3_590_000,
+        "next attempt {} ms after the 503",
+        next_at - attempted_at
+    );
+}

@@ -140,3 +140,27 @@ fn model_random_response_sequences() {
         assert!(delivered <= 1);
     }
 }
+
+#[test]
+fn retry_after_in_seconds_or_as_an_http_date() {
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 21 Oct 2015 07:28:00
+    assert_eq!(retry_after_secs("120", now), Some(120));
+    assert_eq!(
+        retry_after_secs("Wed, 21 Oct 2015 07:30:00 GMT", now),
+        Some(120)
+    );
+    assert_eq!(
+        retry_after_secs(
+            " Wed, 21 Oct 2015 07:28:00 GMT ",
+            now - Duration::from_millis(1500)
+        ),
+        Some(2),
+        "rounded up"
+    );
+    assert_eq!(
+        retry_after_secs("Wed, 21 Oct 2015 07:00:00 GMT", now),
+        Some(0),
+        "a date already past: no extra wait"
+    );
+    assert_eq!(retry_after_secs("soon", now), None);
+}

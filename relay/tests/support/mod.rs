@@ -18,13 +18,14 @@ pub const ORIGIN: &str = "https://shop.example";
 pub const HASH: &str = "IYIhaCDSPfPoVd4FIEF1";
 pub const AID: &str = "AbCdEf0123456789xyz";
 
-/// A fake RTB House: records each request's path and query, answers the scripted statuses in
-/// order, then 200.
+/// A fake RTB House: records each request's method, path and query, answers the scripted
+/// replies (status and extra header lines) in order, then 200.
 #[derive(Clone)]
 pub struct Receiver {
     pub addr: String,
     pub seen: Arc<Mutex<Vec<String>>>,
-    pub script: Arc<Mutex<Vec<u16>>>,
+    pub methods: Arc<Mutex<Vec<String>>>,
+    pub script: Arc<Mutex<Vec<(u16, String)>>>,
 }
 
 impl Receiver {
@@ -32,14 +33,15 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let methods = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(Vec::new()));
-        let (s, q) = (seen.clone(), script.clone());
+        let (s, m, q) = (seen.clone(), methods.clone(), script.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
-                let (s, q) = (s.clone(), q.clone());
+                let (s, m, q) = (s.clone(), m.clone(), q.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
                     let mut len = 0;
@@ -50,32 +52,45 @@ impl Receiver {
                         }
                     }
                     let head = String::from_utf8_lossy(&buf[..len]).to_string();
-                    let target = head
-                        .split_whitespace()
-                        .nth(1)
-                        .unwrap_or_default()
-                        .to_string();
-                    let status = {
+                    let mut words = head.split_whitespace();
+                    let method = words.next().unwrap_or_default().to_string();
+                    let target = words.next().unwrap_or_default().to_string();
+                    let (status, headers) = {
                         let mut q = q.lock().unwrap();
                         if q.is_empty() {
-                            200
+                            (200, String::new())
                         } else {
                             q.remove(0)
                         }
                     };
                     s.lock().unwrap().push(target);
+                    m.lock().unwrap().push(method);
                     let reply = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nno"
+                        "HTTP/1.1 {status} X\r\n{headers}content-length: 2\r\nconnection: close\r\n\r\nno"
                     );
                     let _ = socket.write_all(reply.as_bytes()).await;
                 });
             }
         });
-        Receiver { addr, seen, script }
+        Receiver {
+            addr,
+            seen,
+            methods,
+            script,
+        }
     }
 
     pub fn fail_next(&self, statuses: &[u16]) {
-        self.script.lock().unwrap().extend_from_slice(statuses);
+        let replies = statuses.iter().map(|s| (*s, String::new()));
+        self.script.lock().unwrap().extend(replies);
+    }
+
+    /// The next reply: `status` with these header lines (`"name: value\r\n"` each).
+    pub fn reply_next(&self, status: u16, headers: &str) {
+        self.script
+            .lock()
+            .unwrap()
+            .push((status, headers.to_string()));
     }
 
     pub fn postbacks(&self) -> Vec<String> {
