@@ -2,7 +2,8 @@
 //! retries later), build its URL from the site's settings of this moment, POST it, record the
 //! attempt and where it goes next. 2xx is done; 5xx, 429, 408 and network errors retry with
 //! exponential backoff and jitter, honouring `Retry-After` (seconds or an HTTP date), for
-//! `retry_for`; any other 4xx is a dead letter at once (`replay` re-queues it). A postback of
+//! `retry_for`; any other 4xx, and a 3xx (redirects are not followed), is a dead letter at once
+//! (`replay` re-queues it). A postback of
 //! a site switched off (or removed) since it was queued is not sent: it goes to the dead
 //! letter, saying so, for `replay` once the site is on again.
 
@@ -89,7 +90,12 @@ pub struct Outbox {
 impl Outbox {
     /// Runs until the process ends: claims due postbacks and delivers them, up to 8 at once.
     pub async fn run(self) {
-        let client = reqwest::Client::builder().build().unwrap_or_default();
+        // A redirect is not followed: it would turn the POST into a GET elsewhere, and a 2xx
+        // there is no acceptance by RTB House. A 3xx is a refusal like a 4xx.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client builds (TLS back end available)");
         loop {
             let config = self.settings.current();
             let lease = config.rtbhouse.timeout_ms as i64 + 10_000;
@@ -153,7 +159,20 @@ async fn deliver(
             let snippet = if r.status().is_success() {
                 None
             } else {
-                r.text().await.ok().map(|t| t.chars().take(200).collect())
+                let redirect = r.status().is_redirection();
+                let body: String = r
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .chars()
+                    .take(200)
+                    .collect();
+                match (redirect, body.is_empty()) {
+                    (true, true) => Some("redirect not followed".to_string()),
+                    (true, false) => Some(format!("redirect not followed: {body}")),
+                    (false, true) => None,
+                    (false, false) => Some(body),
+                }
             };
             (
                 Response::Status(status, retry_after),

@@ -119,3 +119,20 @@ async fn retry_after_as_an_http_date_is_honoured() {
         next_at - attempted_at
     );
 }
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_and_dead_letters_the_postback() {
+    let rtb = Receiver::start().await;
+    rtb.reply_next(302, &format!("location: http://{}/elsewhere\r\n", rtb.addr));
+    let relay = Relay::start(&rtb, "");
+    relay.bind("711", None, AID).await;
+    relay
+        .webhook(&call("53", "calldisconnected", "711", ""))
+        .await;
+    let t = relay.wait_status("call-53", "dead", 5).await;
+    assert_eq!(t["status"], "dead", "{t}");
+    assert_eq!(t["attempts"][0]["status"], 302);
+    settle().await;
+    assert_eq!(rtb.postbacks().len(), 1, "{:?}", rtb.postbacks());
+    assert_eq!(*rtb.methods.lock().unwrap(), ["POST"]);
+}
