@@ -63,6 +63,9 @@ enum Command {
     },
 }
 
+/// How often leads left undecided (a failed decision) are decided again.
+const SWEEP_EVERY: Duration = Duration::from_secs(3);
+
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         for line in e.lines() {
@@ -153,10 +156,12 @@ async fn serve(config: Config, path: PathBuf) -> anyhow::Result<()> {
         wake.clone(),
     );
 
-    // Leads stored before a crash but not decided: decide them now.
+    // Leads stored before a crash but not decided: decide them now (and every few seconds
+    // from then on, for decisions that fail on a storage error).
     for (site, lead) in store.undecided().await? {
         http::decide_lead_now(state.clone(), site, lead).await;
     }
+    tokio::spawn(http::sweep_undecided(state.clone(), SWEEP_EVERY));
     tokio::spawn(
         Outbox {
             store,

@@ -5,7 +5,7 @@ mod admin;
 mod assets;
 mod ingest;
 
-pub use ingest::decide_lead as decide_lead_now;
+pub use ingest::{decide_lead as decide_lead_now, sweep_undecided};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
