@@ -153,15 +153,7 @@ async fn switch_off_then_on_without_restart() {
     );
     // The switch flipped on in the file: picked up by the file watch, no signal, no restart.
     relay.write_config("enabled = true");
-    let reloaded = std::time::Instant::now();
-    while !relay.logs().contains("configuration reloaded") {
-        assert!(
-            reloaded.elapsed() < Duration::from_secs(6),
-            "file change not picked up: {}",
-            relay.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    relay.wait_log("configuration reloaded", 6).await;
     relay
         .webhook(&call("47", "calldisconnected", "702", ""))
         .await;
@@ -349,33 +341,12 @@ async fn bad_requests_get_the_right_status_and_store_nothing() {
         .status(),
         404
     );
-    let hook = |token: &str, body: String| {
-        let url = format!("{}/v1/calltouch/38342?token={token}", relay.url);
-        async move {
-            client()
-                .post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(
-        hook(
-            "wrong-token-0123456789",
-            call("70", "calldisconnected", "901", "")
-        )
-        .await
-        .status(),
-        401
-    );
-    assert_eq!(
-        hook(WEBHOOK_TOKEN, "leadtype=call&id=null".into())
-            .await
-            .status(),
-        400
-    );
+    let wrong_token = call("70", "calldisconnected", "901", "");
+    let response = relay
+        .webhook_to("38342", "wrong-token-0123456789", &wrong_token)
+        .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(relay.webhook("leadtype=call&id=null").await.status(), 400);
     let unknown = client()
         .get(format!(
             "{}/v1/calltouch/1?token={WEBHOOK_TOKEN}&leadtype=call&id=1",
@@ -584,15 +555,7 @@ async fn logs_never_contain_secrets_or_personal_data() {
     assert_ne!(text, typo);
     std::fs::write(relay.config_path(), typo).unwrap();
     relay.signal("-HUP");
-    let refused = std::time::Instant::now();
-    while !relay.logs().contains("configuration reload refused") {
-        assert!(
-            refused.elapsed() < Duration::from_secs(5),
-            "{}",
-            relay.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    relay.wait_log("configuration reload refused", 5).await;
     let logs = relay.logs();
     assert!(
         logs.contains("postback attempt"),
@@ -622,12 +585,15 @@ async fn logs_never_contain_secrets_or_personal_data() {
 fn check_config_names_each_problem_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
+    let check = |bad: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aidlink-relay"))
+            .args(["check-config", "--config"])
+            .arg(bad)
+            .output()
+            .unwrap()
+    };
     std::fs::write(&bad, "[server]\nadmin_token = \"short\"\n[[site]]\nid = \"38342\"\npkey = \"p\"\ntagging_hash = \"nope\"\nwebhook_token = \"0123456789abcdefgh\"\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aidlink-relay"))
-        .args(["check-config", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = check(&bad);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -639,11 +605,7 @@ fn check_config_names_each_problem_and_exits_2() {
         "{err}"
     );
     std::fs::write(&bad, "[server]\nadmin_token = \"0123456789abcdefgh\"\n[[site]]\nid = \"38342\"\npkey = 98765432123\ntagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\nwebhook_token = \"0123456789abcdefgh\"\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aidlink-relay"))
-        .args(["check-config", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = check(&bad);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),

@@ -178,22 +178,17 @@ async fn the_same_binding_id_on_two_sites_is_two_bindings() {
     };
     assert_eq!(bind("38342", "1001", AID).await, 204);
     assert_eq!(bind("555", "2002", "OtherAid0123456789").await, 204);
-    let hook = |site: &str, id: &str, session: &str| {
-        let url = format!("{}/v1/calltouch/{site}?token={WEBHOOK_TOKEN}", relay.url);
-        let body = call(id, "calldisconnected", session, "").replace("2200000000464647719", "9");
-        async move {
-            client()
-                .post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
+    let hook = |id: &str, session: &str| {
+        call(id, "calldisconnected", session, "").replace("2200000000464647719", "9")
     };
-    assert_eq!(hook("555", "7", "2002").await, 200);
-    assert_eq!(hook("38342", "8", "1001").await, 200);
+    let response = relay
+        .webhook_to("555", WEBHOOK_TOKEN, &hook("7", "2002"))
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = relay
+        .webhook_to("38342", WEBHOOK_TOKEN, &hook("8", "1001"))
+        .await;
+    assert_eq!(response.status(), 200);
     let wait_sent = |site: &'static str, lead: &'static str| {
         let url = format!("{}/v1/sites/{site}/leads/{lead}", relay.url);
         async move {

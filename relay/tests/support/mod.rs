@@ -286,16 +286,27 @@ impl Relay {
     }
 
     pub async fn webhook(&self, fields: &str) -> reqwest::Response {
+        self.webhook_to("38342", WEBHOOK_TOKEN, fields).await
+    }
+
+    /// A Calltouch webhook POSTed as a form to `site` with `token`.
+    pub async fn webhook_to(&self, site: &str, token: &str, fields: &str) -> reqwest::Response {
         client()
-            .post(format!(
-                "{}/v1/calltouch/38342?token={WEBHOOK_TOKEN}",
-                self.url
-            ))
+            .post(format!("{}/v1/calltouch/{site}?token={token}", self.url))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(fields.to_string())
             .send()
             .await
             .unwrap()
+    }
+
+    /// Waits up to `secs` for `needle` to appear in the relay's log.
+    pub async fn wait_log(&self, needle: &str, secs: u64) {
+        let until = Instant::now() + Duration::from_secs(secs);
+        while !self.logs().contains(needle) {
+            assert!(Instant::now() < until, "no {needle:?} in: {}", self.logs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn trail(&self, lead: &str) -> serde_json::Value {
