@@ -36,23 +36,33 @@ impl Backoff {
     pub fn delay(&self, attempt: u32, jitter: f64) -> u64 {
         let ceiling = self.ceiling(attempt);
         let half = ceiling / 2;
-        let jitter = if jitter.is_nan() {
-            0.0
-        } else {
-            jitter.clamp(0.0, 1.0)
-        };
-        half + (((ceiling - half) as f64) * jitter) as u64
+        half + scaled(ceiling - half, jitter)
     }
 
     /// The delay before retry `attempt`, honouring a server's `Retry-After` (seconds): never
-    /// sooner than the server asked, never later than `max(cap, retry_after)`.
+    /// sooner than the server asked, and spread over up to a tenth more by `jitter`, so that
+    /// clients told the same `Retry-After` do not all come back in the same instant; never
+    /// later than `max(cap, 1.1 × retry_after)`.
     pub fn delay_after(&self, attempt: u32, jitter: f64, retry_after_secs: Option<u64>) -> u64 {
         let own = self.delay(attempt, jitter);
         match retry_after_secs {
-            Some(secs) => own.max(secs.saturating_mul(1000)),
+            Some(secs) => {
+                let asked = secs.saturating_mul(1000);
+                own.max(asked.saturating_add(scaled(asked / 10, jitter)))
+            }
             None => own,
         }
     }
+}
+
+/// `ms · jitter`, with `jitter` clamped to [0, 1] (NaN reads as 0).
+fn scaled(ms: u64, jitter: f64) -> u64 {
+    let jitter = if jitter.is_nan() {
+        0.0
+    } else {
+        jitter.clamp(0.0, 1.0)
+    };
+    ((ms as f64) * jitter) as u64
 }
 
 /// Parses a `Retry-After` header's delta-seconds form (`"120"`); HTTP dates and garbage read
@@ -107,6 +117,8 @@ mod tests {
     fn retry_after_is_honoured() {
         let b = Backoff::SEND;
         assert_eq!(b.delay_after(0, 0.0, Some(30)), 30_000);
+        assert_eq!(b.delay_after(0, 0.5, Some(30)), 31_500);
+        assert_eq!(b.delay_after(0, 1.0, Some(30)), 33_000);
         assert_eq!(b.delay_after(5, 1.0, Some(1)), 32_000);
         assert_eq!(b.delay_after(0, 0.0, None), 500);
         assert_eq!(parse_retry_after(" 120 "), Some(120));
