@@ -203,7 +203,7 @@ pub fn flush(agent: &Shared) {
         }
     } else {
         for item in a.queue.clone() {
-            let first = !a.beaconed.contains(&item.id);
+            let first = !a.beaconed.contains(&item.id) && a.in_flight.as_ref() != Some(&item.id);
             if first && send::beacon(&a.endpoint, &item.body) {
                 a.beaconed.push(item.id);
                 a.debug("binding beaconed; still queued while the relay is failing");
