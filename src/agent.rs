@@ -95,7 +95,8 @@ impl serde::Serialize for Status {
 
 /// The capture agent of one page.
 pub struct Agent {
-    pub(crate) config: Config,
+    /// Shared with each check, which reads the page without holding the agent.
+    pub(crate) config: Rc<Config>,
     pub(crate) endpoint: String,
     touch: Touch,
     pub(crate) state: State,
@@ -172,7 +173,7 @@ pub fn start(config: Config, endpoint: String) -> Shared {
     let touch = Touch::from_page(&search, &path, &referrer, &host, page::now_ms() as u64);
     let consent_pending = config.consent_pending;
     let agent = Rc::new(RefCell::new(Agent {
-        config,
+        config: Rc::new(config),
         endpoint,
         touch,
         state: State::ConsentPending,
@@ -304,7 +305,7 @@ pub fn check(agent: &Shared) {
             return;
         }
         a.last_check = page::now_ms();
-        a.config.clone()
+        Rc::clone(&a.config)
     };
     // The page's code runs here (cookie getters, `ct`): no borrow is held.
     let cookies = page::cookies();
@@ -338,7 +339,13 @@ pub fn check(agent: &Shared) {
         let (Some(aid), Some(session)) = (a.aid.clone(), a.session.clone()) else {
             return;
         };
-        let binding = Binding::new(config.site, session, ct_client, aid, Some(a.touch.clone()));
+        let binding = Binding::new(
+            config.site.clone(),
+            session,
+            ct_client,
+            aid,
+            Some(a.touch.clone()),
+        );
         if a.knows(&binding.id) {
             return;
         }

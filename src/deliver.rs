@@ -56,6 +56,14 @@ pub fn stored_pending(id: &str) -> bool {
         .is_some_and(|v| pending::decode_pending(&v).iter().any(|p| p.id == id))
 }
 
+/// One more binding delivered (or handed to the browser) from this page.
+fn count_sent(a: &mut Agent) {
+    a.sent += 1;
+    if a.state == State::Waiting {
+        a.state = State::Bound;
+    }
+}
+
 /// Removes everything aidlink stored (consent denied).
 pub fn forget() {
     page::save(pending::SENT_KEY, "");
@@ -117,11 +125,8 @@ fn settle(agent: &Shared, item: Pending, outcome: Outcome) {
                 }
                 a.send_attempt = 0;
                 if outcome == Outcome::Delivered {
-                    a.sent += 1;
+                    count_sent(&mut a);
                     a.last_error = None;
-                    if a.state == State::Waiting {
-                        a.state = State::Bound;
-                    }
                     a.debug("binding delivered");
                 } else {
                     a.last_error = Some(String::from("the relay refused the binding"));
@@ -194,10 +199,7 @@ pub fn flush(agent: &Shared) {
             if send::beacon(&a.endpoint, &item.body) {
                 a.queue.retain(|p| p.id != item.id);
                 a.sent_ids.push(item.id);
-                a.sent += 1;
-                if a.state == State::Waiting {
-                    a.state = State::Bound;
-                }
+                count_sent(&mut a);
                 a.debug("binding handed to sendBeacon");
             }
         }

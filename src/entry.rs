@@ -34,11 +34,10 @@ fn fail(line: String) {
     GLOBAL.with(|g| *g.borrow_mut() = Global::Failed(line));
 }
 
-fn launch(config: Config, endpoint: String, early: Early) {
+fn launch(mut config: Config, endpoint: String, early: Early) {
     if running().is_some() {
         return;
     }
-    let mut config = config;
     match early {
         Early::Granted => config.consent_pending = false,
         Early::Denied => config.consent_pending = true,

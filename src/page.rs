@@ -87,11 +87,6 @@ pub fn call_ct(ct: &Function, a: &str, b: &str) -> Option<JsValue> {
     .ok()
 }
 
-/// True when the page has a callable global `fetch`.
-pub fn has_fetch() -> bool {
-    global("fetch").is_function()
-}
-
 /// Milliseconds since the epoch.
 pub fn now_ms() -> f64 {
     js_sys::Date::now()
