@@ -3,9 +3,8 @@
 //! attempt and where it goes next. 2xx is done; 5xx, 429, 408 and network errors retry with
 //! exponential backoff and jitter, honouring `Retry-After` (seconds or an HTTP date), for
 //! `retry_for`; any other 4xx, and a 3xx (redirects are not followed), is a dead letter at once
-//! (`replay` re-queues it). A postback of
-//! a site switched off (or removed) since it was queued is not sent: it goes to the dead
-//! letter, saying so, for `replay` once the site is on again.
+//! (`replay` re-queues it). A postback of a site switched off (or removed) since it was queued
+//! is not sent: it goes to the dead letter, saying so, for `replay` once the site is on again.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
