@@ -19,6 +19,15 @@ setup_rust() {
         say "cargo not found: install Rust with rustup (https://rustup.rs), then run again"
         return 1
     fi
+    # The channel rust-toolchain.toml pins: rustup does not install it by itself where
+    # RUSTUP_AUTO_INSTALL=0, and every cargo call in the repository fails without it.
+    local channel
+    channel="$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$AIDLINK_ROOT/rust-toolchain.toml")"
+    if ! rustup run "$channel" rustc --version >/dev/null 2>&1; then
+        say "installing the Rust toolchain ${channel} that rust-toolchain.toml pins (once)"
+        rustup toolchain install "$channel" --profile minimal \
+            --component rustfmt,clippy --target wasm32-unknown-unknown
+    fi
     (
         cd "$AIDLINK_ROOT"
         if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
