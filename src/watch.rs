@@ -1,7 +1,7 @@
 //! What makes the agent look again, besides its backoff poll: Cookie Store `change` events
 //! where the browser has them, `visibilitychange`, `pageshow`, `popstate`, SPA navigation via
-//! `history.pushState` / `replaceState`; and what makes it flush: `pagehide` and the page
-//! being hidden.
+//! `history.pushState` / `replaceState`; and what makes it look once more and flush: `pagehide`
+//! and the page being hidden.
 
 use alloc::rc::Weak;
 use alloc::vec::Vec;
@@ -39,6 +39,13 @@ fn hidden() -> bool {
         == Some("hidden")
 }
 
+/// The page is hidden or left: look once more, whatever the throttle says (an id that
+/// appeared since the last check would otherwise wait for a next page load), then flush.
+fn leaving(agent: &agent::Shared) {
+    agent::check(agent);
+    deliver::flush(agent);
+}
+
 /// Runs `f` with the agent if it still exists.
 fn with(weak: &Weak<RefCell<Agent>>, f: fn(&agent::Shared)) {
     if let Some(agent) = weak.upgrade() {
@@ -54,21 +61,14 @@ impl Watchers {
         let mut listeners = Vec::new();
         let w = weak.clone();
         listeners.extend(on(&document, "visibilitychange", move || {
-            with(
-                &w,
-                if hidden() {
-                    deliver::flush
-                } else {
-                    agent::nudge
-                },
-            );
+            with(&w, if hidden() { leaving } else { agent::nudge });
         }));
         for event in ["pageshow", "popstate"] {
             let w = weak.clone();
             listeners.extend(on(&window, event, move || with(&w, agent::nudge)));
         }
         let w = weak.clone();
-        listeners.extend(on(&window, "pagehide", move || with(&w, deliver::flush)));
+        listeners.extend(on(&window, "pagehide", move || with(&w, leaving)));
         let cookie_store = page::global("cookieStore");
         if cookie_store.is_object() {
             let w = weak.clone();

@@ -1,7 +1,8 @@
 //! The capture module in headless Chromium on pages that make its life hard: two tabs sharing
-//! one `localStorage`, a tab hidden while the relay fails or while a request is under way, a
-//! page whose `fetch` misbehaves, a consent manager calling back from inside the cookie getter,
-//! consent refused before the module loaded, SPA routers calling `replaceState` in a loop.
+//! one `localStorage`, a tab hidden while the relay fails, while a request is under way or before
+//! the next check has seen a new id, a page whose `fetch` misbehaves, a consent manager calling
+//! back from inside the cookie getter, consent refused before the module loaded, SPA routers
+//! calling `replaceState` in a loop.
 #![cfg(target_arch = "wasm32")]
 
 use aidlink::agent;
@@ -109,6 +110,35 @@ async fn hidden_during_a_request_neither_loses_it_nor_sends_it_twice() {
     );
     assert!(wait_for(1000, || status(&agent).sent == 1).await);
     assert_eq!((attempts(), beacons()), (2, 0));
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn hidden_before_the_next_check_still_sends_the_new_binding() {
+    // The session arrives where no event tells of it (`window.call_value`) and the tab is
+    // hidden in the same task, before the poll looks again: hiding looks once more and hands
+    // the binding over at once (a keepalive request, which outlives the page).
+    fresh();
+    install_beacon();
+    set_cookie("__r_aid_v__", AID);
+    let agent = start(|r| r.mod_id = None);
+    wait(1200).await;
+    assert_eq!(attempts(), 0, "no session yet: nothing to send");
+    set_call_value(JsValue::from_str("66009"));
+    hide_page();
+    let handed_while_hiding = storage_value(SENT_KEY).is_some_and(|ids| !ids.is_empty());
+    show_page();
+    assert!(
+        handed_while_hiding,
+        "handed over in the hiding event itself"
+    );
+    assert!(wait_for(1000, || delivered().len() == 1).await);
+    let body = &delivered()[0];
+    assert_eq!(body_field(body, "session"), "66009");
+    assert_eq!(body_field(body, "aid"), AID);
+    wait(1500).await;
+    assert_eq!((attempts(), beacons()), (1, 0), "sent once");
+    assert_eq!(status(&agent).sent, 1);
     agent::stop(&agent);
 }
 

@@ -127,6 +127,16 @@ export function installBeacon() {
 }
 export function beacons() { return (window.__beacons || []).length; }
 
+// The tab goes to the background (visibilityState "hidden" + visibilitychange), or comes back.
+export function hidePage() {
+  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+  document.dispatchEvent(new Event("visibilitychange"));
+}
+export function showPage() {
+  delete document.visibilityState;
+  document.dispatchEvent(new Event("visibilitychange"));
+}
+
 // Uncaught errors and unhandled rejections on the page, from now on.
 export function recordPageErrors() {
   window.__pageErrors = [];

@@ -61,6 +61,10 @@ extern "C" {
     #[wasm_bindgen(js_name = installBeacon)]
     pub fn install_beacon();
     pub fn beacons() -> u32;
+    #[wasm_bindgen(js_name = hidePage)]
+    pub fn hide_page();
+    #[wasm_bindgen(js_name = showPage)]
+    pub fn show_page();
     #[wasm_bindgen(js_name = recordPageErrors)]
     pub fn record_page_errors();
     #[wasm_bindgen(js_name = pageErrors)]
