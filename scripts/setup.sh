@@ -25,7 +25,7 @@ setup_rust() {
     channel="$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$AIDLINK_ROOT/rust-toolchain.toml")"
     if ! rustup run "$channel" rustc --version >/dev/null 2>&1; then
         say "installing the Rust toolchain ${channel} that rust-toolchain.toml pins (once)"
-        rustup toolchain install "$channel" --profile minimal \
+        rustup toolchain install "$channel" --profile minimal --no-self-update \
             --component rustfmt,clippy --target wasm32-unknown-unknown
     fi
     (
