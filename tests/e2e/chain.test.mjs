@@ -16,16 +16,27 @@ async function callAndExpectPostback(demo, page, aid) {
 }
 
 test("cookie and session at once, call ends: exactly one postback carrying the page's id", async () => {
-  await withDemo("cookie-and-session-at-once", {}, async ({ demo, page, status }) => {
+  // Target calls only: Calltouch knows whether a call is a target one only at its end, so the
+  // relay waits for the end event, and the postback can only come from it.
+  await withDemo("cookie-and-session-at-once", { siteExtra: { metrics: ["target_calls"] } }, async ({ demo, page, status }) => {
     await page.goto(demo.pageUrl("/", "rtb_delay=0&ct_delay=0"));
     await waitFor(async () => (await status())?.state === "bound", { what: "bound" });
     const aid = await pageCookie(page, "__r_aid_v__");
+    const calledAt = Date.now();
     await callAndExpectPostback(demo, page, aid);
     await page.waitForTimeout(1500);
     assert.equal(demo.peer.postbacks.length, 1, JSON.stringify(demo.peer.postbacks));
     const [postback] = demo.peer.postbacks;
     assert.equal(postback.aid, aid);
-    assert.match(postback.tag, /^pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_call__ct-call-\d+_$/);
+    const [, callId] = postback.tag.match(/^pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_call__ct-call-(\d+)_$/) || [];
+    assert.ok(callId, postback.tag);
+    const query = new URL(postback.url, demo.peerUrl).searchParams;
+    assert.equal(query.get("pkey"), "demo-pkey");
+    assert.equal(query.get("cd"), "default");
+    const time = Number(query.get("time"));
+    assert.ok(time >= calledAt - 2000 && time <= Date.now(), `event time ${time} is the call's, not another clock's`);
+    const trail = await demo.admin(`/v1/sites/38342/leads/call-${callId}`);
+    assert.deepEqual(trail.events.map((e) => [e.phase, e.reason]), [["connected", "waiting:call_end"], ["disconnected", "sent"]]);
     assert.equal(await demo.metric(ACCEPTED), 1, "one binding stored");
     await page.waitForFunction(() => document.querySelector("#postbacks").textContent.includes("conversion"));
   });

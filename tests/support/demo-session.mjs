@@ -1,6 +1,6 @@
 // One isolated demo chain per test (its own relay, SQLite file and demo peer), a fresh browser
 // context, console capture, and a screenshot of the page kept under artifacts/e2e/.
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { launchDemo, ROOT } from "../../www/demo/launch.mjs";
@@ -39,12 +39,21 @@ export async function withDemo(name, options, body) {
   page.on("console", (m) => consoleLines.push({ type: m.type(), text: m.text() }));
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   const status = () => page.evaluate(() => (window.aidlink ? window.aidlink.status() : null));
+  let outcome = null;
   try {
     await body({ demo, page, context, consoleLines, pageErrors, status });
-  } finally {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true }).catch(() => {});
-    await context.close();
-    await demo.stop();
+  } catch (error) {
+    outcome = error;
   }
+  // The screenshot is the artefact of every test, passed or failed; a test whose screenshot
+  // cannot be taken fails (unless it failed already: its own error is the one to read).
+  const shot = path.join(ARTIFACTS, `${name}.png`);
+  rmSync(shot, { force: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: shot, fullPage: true }).catch((error) => {
+    outcome = outcome || new Error(`screenshot ${shot}: ${error.message}`);
+  });
+  await context.close();
+  await demo.stop();
+  if (outcome) throw outcome;
 }

@@ -50,7 +50,7 @@ pkey = "demo-pkey"
 tagging_hash = "IYIhaCDSPfPoVd4FIEF1"
 webhook_token = "${WEBHOOK_TOKEN}"
 allowed_origins = ${JSON.stringify(origins)}
-metrics = ["all_calls", "requests"]
+metrics = ${JSON.stringify(siteExtra.metrics || ["all_calls", "requests"])}
 ${siteExtra.toml || ""}
 `;
 }
