@@ -40,6 +40,27 @@ test("the tarball ships ESM, the .wasm and TypeScript types, and nothing else", 
   assert.match(readFileSync(path.join(app, "node_modules/aidlink/dist/npm/index.d.ts"), "utf8"), /export function start\(options: AidlinkOptions\): Promise<AidlinkHandle>/);
 });
 
+test("the types check the README's example and refuse options of the wrong type", () => {
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const example = (readme.match(/```ts\n([\s\S]*?)```/) || [])[1];
+  assert.ok(example && example.includes('from "aidlink"'), "the README has a typed example");
+  const tsc = (file, source) => {
+    writeFileSync(path.join(app, file), source);
+    try {
+      execFileSync(path.join(ROOT, "node_modules/.bin/tsc"), ["--noEmit", "--strict", "--module", "esnext",
+        "--moduleResolution", "bundler", "--target", "es2022", "--lib", "es2022,dom", file], { cwd: app, encoding: "utf8" });
+      return "";
+    } catch (error) {
+      return error.stdout || String(error);
+    }
+  };
+  // The example, as a developer pastes it; `cookieBanner` stands for their consent manager.
+  assert.equal(tsc("example.ts", `declare const cookieBanner: { onAccept(f: () => void): void };\n${example}`), "");
+  const wrong = tsc("wrong.ts", `import { start } from "aidlink";\nvoid start({ site: "38342", consent: "yes", setAttrs: "false" });\n`);
+  assert.match(wrong, /wrong\.ts.*error TS2322.*"yes"/, wrong);
+  assert.match(wrong, /error TS2322.*string.*boolean/, wrong);
+});
+
 test("Node imports it without crashing; start() rejects with a clear error", () => {
   const script = `import("aidlink").then((m) => m.start({ site: "38342" })).then(() => console.log("resolved"), (e) => console.log("rejected: " + e.message));`;
   const out = execFileSync("node", ["--input-type=module", "-e", script], { cwd: app, encoding: "utf8" });
