@@ -1,6 +1,6 @@
 //! What makes the agent look again, besides its backoff poll: Cookie Store `change` events
 //! where the browser has them, `visibilitychange`, `pageshow`, `popstate`, SPA navigation via
-//! `history.pushState` / `replaceState`; and what makes it look once more and flush: `pagehide`
+//! `history.pushState` / `replaceState`; and what makes it look again and flush: `pagehide`
 //! and the page being hidden.
 
 use alloc::rc::Weak;
@@ -39,10 +39,10 @@ fn hidden() -> bool {
         == Some("hidden")
 }
 
-/// The page is hidden or left: look once more, whatever the throttle says (an id that
-/// appeared since the last check would otherwise wait for a next page load), then flush.
+/// The page is hidden or left: look again (within the throttle, like any page event: an id
+/// that appeared since the last check would otherwise wait for the next page load), then flush.
 fn leaving(agent: &agent::Shared) {
-    agent::check(agent);
+    agent::nudge(agent);
     deliver::flush(agent);
 }
 

@@ -116,7 +116,7 @@ async fn hidden_during_a_request_neither_loses_it_nor_sends_it_twice() {
 #[wasm_bindgen_test]
 async fn hidden_before_the_next_check_still_sends_the_new_binding() {
     // The session arrives where no event tells of it (`window.call_value`) and the tab is
-    // hidden in the same task, before the poll looks again: hiding looks once more and hands
+    // hidden in the same task, before the poll looks again: hiding looks again and hands
     // the binding over at once (a keepalive request, which outlives the page).
     fresh();
     install_beacon();
