@@ -74,13 +74,15 @@ pub struct Postback {
 }
 
 impl Postback {
-    /// The postback of a lead going to `aid`: time = the event time, else `now_ms`.
-    pub fn for_lead(lead: &Lead, aid: &str, now_ms: i64) -> Postback {
+    /// The postback of a lead going to `aid`: time = the lead's `timestamp`, else
+    /// `received_ms`, when the relay first received the lead (not when it was decided, which
+    /// may be later: at call end, after a restart). Fixed here, once: the outbox keeps it.
+    pub fn for_lead(lead: &Lead, aid: &str, received_ms: i64) -> Postback {
         Postback {
             kind: lead.kind,
             source_id: lead.source_id.clone(),
             aid: aid.to_string(),
-            time_ms: lead.event_time_ms.unwrap_or(now_ms),
+            time_ms: lead.event_time_ms.unwrap_or(received_ms),
         }
     }
 

@@ -71,7 +71,10 @@ pub struct Lead {
     pub source_id: String,
     /// Calls: start or end; `None` when Calltouch did not say (treated as not ended).
     pub phase: Option<CallPhase>,
-    /// Event time, ms since the epoch (`timestamp`, else `calltime` / `requestDate` as UTC).
+    /// Event time, ms since the epoch, from `timestamp` (unix seconds) when present and valid.
+    /// `calltime` / `requestDate` are not read: they are the project's local time with no zone.
+    /// Without it the postback's time is when the relay first received the lead (the webhook
+    /// is sent at the event).
     pub event_time_ms: Option<i64>,
     /// Calltouch session id.
     pub session_id: Option<String>,
@@ -161,9 +164,8 @@ pub fn parse_lead(fields: &[(String, String)]) -> Result<Lead, WebhookError> {
     };
     let event_time_ms = get("timestamp")
         .and_then(|t| t.parse::<i64>().ok())
-        .map(|s| s * 1000)
-        .or_else(|| get("calltime").and_then(parse_datetime_ms))
-        .or_else(|| get("requestDate").and_then(parse_datetime_ms));
+        .filter(|s| *s > 0)
+        .and_then(|s| s.checked_mul(1000));
     let (unique, target, unique_target) = match kind {
         LeadKind::Call => (
             flag("unique", "unique"),
@@ -252,28 +254,6 @@ fn parse_attrs(raw: &str) -> BTreeMap<String, String> {
             _ => None,
         })
         .collect()
-}
-
-/// `YYYY-MM-DD hh:mm:ss` as UTC milliseconds (Calltouch sends project-local time without a
-/// zone; only used when `timestamp` is absent).
-fn parse_datetime_ms(value: &str) -> Option<i64> {
-    let (date, time) = value.split_once([' ', 'T'])?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, min, s) = (t.next()??, t.next()??, t.next().flatten().unwrap_or(0));
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || s > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + h) * 60 + min) * 60_000 + s * 1000)
 }
 
 /// Parses a URL-encoded webhook body for unit tests.

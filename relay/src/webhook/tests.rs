@@ -55,9 +55,8 @@ fn failed_call_with_nulls() {
     assert_eq!(lead.ct_client_id, None);
     assert_eq!(lead.traffic, Traffic::default());
     assert_eq!(
-        lead.event_time_ms,
-        Some(1_732_514_400_000),
-        "calltime when timestamp is null"
+        lead.event_time_ms, None,
+        "timestamp=null: no event time (calltime is local time without a zone, not read)"
     );
 }
 
@@ -73,7 +72,22 @@ fn request_fixture() {
     );
     assert_eq!(lead.tags, ["Корзина"]);
     assert_eq!(lead.traffic.source, "google");
-    assert_eq!(lead.event_time_ms, Some(1_732_511_400_000));
+    assert_eq!(
+        lead.event_time_ms, None,
+        "no timestamp: requestDate (local time, no zone) is not read as UTC"
+    );
+}
+
+#[test]
+fn only_a_valid_unix_timestamp_is_an_event_time() {
+    let time =
+        |timestamp: &str| test_lead(&format!("leadtype=call&id=1&{timestamp}")).event_time_ms;
+    assert_eq!(time("timestamp=1732500100"), Some(1_732_500_100_000));
+    assert_eq!(time("timestamp=0"), None);
+    assert_eq!(time("timestamp=-5"), None);
+    assert_eq!(time("timestamp=2024-11-25+05%3A01%3A40"), None);
+    assert_eq!(time("timestamp=9223372036854775807"), None, "no overflow");
+    assert_eq!(time("calltime=2024-11-25+05%3A01%3A40"), None);
 }
 
 #[test]
@@ -143,8 +157,6 @@ fn garbage_attrs_and_odd_values_are_tolerated() {
     assert!(lead.attrs.is_empty());
     assert_eq!(lead.phase, None);
     assert_eq!(lead.unique, None);
-    assert_eq!(parse_datetime_ms("1970-01-01 00:00:00"), Some(0));
-    assert_eq!(parse_datetime_ms("2024-13-01 00:00:00"), None);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Deciding a lead inside a storage transaction: read the lead, find its RTB House id
 //! (binding by session, then by Calltouch visitor id, then `attrs`) and the visits received
 //! before it, run the pure [`crate::decide::decide`], queue the postback when it goes, and
-//! record the reason on the lead and its undecided events.
+//! record the reason on the lead and its undecided events. The postback's time is the lead's
+//! `timestamp`, else when the lead was first received.
 
 use aidlink_protocol::Touch;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -99,7 +100,9 @@ pub(super) fn decide_in(
     let reason = decision.reason();
     let (status, queued) = match &decision {
         Decision::Send { aid } => {
-            let postback = Postback::for_lead(&lead, aid, now_ms);
+            // Its time is fixed now, from the first receipt: a redelivery or a restart does
+            // not move it (a queued lead is never decided again).
+            let postback = Postback::for_lead(&lead, aid, first_received_ms);
             conn.execute(
                 "INSERT INTO outbox (site, lead_id, kind, source_id, aid, time_ms, state, attempts, next_at_ms, first_at_ms) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'retrying', 0, ?7, ?7) ON CONFLICT DO NOTHING",
@@ -120,3 +123,6 @@ pub(super) fn decide_in(
     )?;
     Ok(Some(Decided { reason, queued }))
 }
+
+#[cfg(test)]
+mod tests;
