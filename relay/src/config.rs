@@ -1,6 +1,7 @@
 //! The relay's TOML configuration (CONTRACT.md; every key with its default in
 //! `relay/relay.example.toml`), parsed with serde and validated as a whole: every problem is
-//! reported with its key path (`site[0].tagging_hash: must be 20 letters or digits`).
+//! reported with its key path (`site[0].tagging_hash: must be 20 letters or digits`). A site
+//! whose RTB House credentials are not set yet is valid, with a warning ([`Config::warnings`]).
 
 mod error;
 mod validate;
@@ -126,9 +127,13 @@ pub struct Site {
     /// The on/off switch. Default true.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// RTB House PKEY. Required; never logged.
+    /// RTB House PKEY; never logged. Default: not set (missing or `""`): the site is valid,
+    /// its leads are recorded `misconfigured:pkey` and nothing is sent (a warning says so).
+    #[serde(default)]
     pub pkey: String,
-    /// RTB House ADVERTISER TAGGING HASH: 20 letters or digits. Required.
+    /// RTB House ADVERTISER TAGGING HASH: 20 letters or digits when set. Default: not set, as
+    /// for `pkey` (`misconfigured:tagging_hash`).
+    #[serde(default)]
     pub tagging_hash: String,
     /// RTB House region. Default `omni`.
     #[serde(default)]

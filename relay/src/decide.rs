@@ -23,7 +23,8 @@ pub enum Decision {
     NoRtbId,
     /// The site's integration is switched off.
     SwitchedOff,
-    /// PKEY or tagging hash missing.
+    /// The site's PKEY or tagging hash is not set yet (the key: `pkey`, `tagging_hash`).
+    /// Recorded like a filter; a later event of the lead is decided afresh.
     Misconfigured(&'static str),
 }
 
@@ -112,11 +113,8 @@ pub fn decide(site: &Site, lead: &Lead, aid: Option<&str>, touches: &[Touch]) ->
     if !site.enabled {
         return Decision::SwitchedOff;
     }
-    if site.pkey.trim().is_empty() {
-        return Decision::Misconfigured("pkey");
-    }
-    if site.tagging_hash.trim().is_empty() {
-        return Decision::Misconfigured("tagging_hash");
+    if let Some(key) = site.unset_credentials().next() {
+        return Decision::Misconfigured(key);
     }
     let Some(aid) = aid else {
         return Decision::NoRtbId;

@@ -42,8 +42,8 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Validate a configuration file: exit 0 when valid, else print each problem with its key
-    /// path and exit 2.
+    /// Validate a configuration file: exit 0 when valid (printing a warning for each RTB House
+    /// credential a site has not set yet), else print each problem with its key path and exit 2.
     CheckConfig {
         /// Configuration file.
         #[arg(long)]
@@ -81,6 +81,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { config } => match load(&config) {
             Ok(c) => {
+                for warning in c.warnings() {
+                    eprintln!("warning: {warning}");
+                }
                 println!("{}: valid ({} site(s))", config.display(), c.site.len());
                 ExitCode::SUCCESS
             }
@@ -146,6 +149,7 @@ async fn replay(config: Config, site: String, lead: Option<String>) -> anyhow::R
 async fn serve(config: Config, path: PathBuf) -> anyhow::Result<()> {
     let listen: SocketAddr = config.server.listen.parse().context("server.listen")?;
     let store = store::open(&config.storage.url)?;
+    reload::log_warnings(&config);
     let settings = Settings::new(config);
     let metrics = Arc::new(Metrics::default());
     let wake = Arc::new(tokio::sync::Notify::new());

@@ -4,7 +4,8 @@
 //! exponential backoff and jitter, honouring `Retry-After` (seconds or an HTTP date), for
 //! `retry_for`; any other 4xx, and a 3xx (redirects are not followed), is a dead letter at once
 //! (`replay` re-queues it). A postback of a site switched off (or removed) since it was queued
-//! is not sent: it goes to the dead letter, saying so, for `replay` once the site is on again.
+//! is not sent: it goes to the dead letter, saying so, for `replay` once the site is on again;
+//! likewise one whose site's PKEY or tagging hash was unset since.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -136,6 +137,10 @@ async fn deliver(
         }
         None => return not_sent(&*store, &metrics, delivery, "site no longer configured").await,
     };
+    if let Some(key) = site.unset_credentials().next() {
+        let why = format!("{key} not set before delivery");
+        return not_sent(&*store, &metrics, delivery, &why).await;
+    }
     if delivery.postback.aid.is_empty() {
         return not_sent(&*store, &metrics, delivery, "no visitor id").await;
     }

@@ -1,6 +1,8 @@
 //! Settings that change without a restart: the configuration is re-read on SIGHUP and when the
 //! file's modification time changes. An invalid new file is refused with a log line and the
-//! previous settings stay. (`server.listen` and `storage.url` need a restart.)
+//! previous settings stay. (`server.listen` and `storage.url` need a restart.) A site without
+//! its RTB House credentials is valid and logged as a warning; leads already recorded
+//! `misconfigured:…` stay so when they are set (only a later event of the lead decides again).
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -41,6 +43,7 @@ impl Settings {
                 if let Ok(mut guard) = self.0.write() {
                     *guard = Arc::new(config);
                 }
+                log_warnings(&self.current());
                 tracing::info!(sites = self.current().site.len(), "configuration reloaded");
                 true
             }
@@ -51,6 +54,14 @@ impl Settings {
                 false
             }
         }
+    }
+}
+
+/// Logs each of [`Config::warnings`] (`site[0].pkey: not set: …`) at warn level: at start
+/// and at each reload.
+pub fn log_warnings(config: &Config) {
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
     }
 }
 

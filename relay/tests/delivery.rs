@@ -136,3 +136,29 @@ async fn a_redirect_is_not_followed_and_dead_letters_the_postback() {
     assert_eq!(rtb.postbacks().len(), 1, "{:?}", rtb.postbacks());
     assert_eq!(*rtb.methods.lock().unwrap(), ["POST"]);
 }
+
+#[tokio::test]
+async fn a_pkey_removed_before_delivery_is_never_sent_empty() {
+    let rtb = Receiver::start().await;
+    rtb.fail_next(&[503; 10_000]); // RTB House is down for now
+    let relay = Relay::start(&rtb, "");
+    relay.bind("711", None, AID).await;
+    relay
+        .webhook(&call("52", "calldisconnected", "711", ""))
+        .await;
+    relay.wait_status("call-52", "retrying", 5).await;
+    relay
+        .reload_with(|text| text.replace(&format!("pkey = \"{PKEY}\"\n"), ""))
+        .await;
+    let t = relay.wait_status("call-52", "dead", 5).await;
+    assert_eq!(t["status"], "dead", "{t}");
+    let last = t["attempts"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["error"], "pkey not set before delivery", "{t}");
+    assert!(last["status"].is_null(), "nothing was sent: {last}");
+    settle().await;
+    let posts = rtb.postbacks();
+    assert!(
+        posts.iter().all(|p| p.contains(&format!("pkey={PKEY}&"))),
+        "{posts:?}"
+    );
+}

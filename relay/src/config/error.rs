@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-/// One problem in a configuration, with its key path.
+/// One problem (or, from [`super::Config::warnings`], one warning) in a configuration, with
+/// its key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// Key path, e.g. `site[0].tagging_hash`.

@@ -76,7 +76,6 @@ fn every_problem_is_reported_with_its_key_path() {
         "server.admin_token: required, at least 16 characters",
         "storage.url: must be sqlite://PATH (postgres:// is not in this build yet)",
         "rtbhouse.retry_for: not a duration (\"24h\", \"90m\")",
-        "site[0].pkey: required (RTB House PKEY)",
         "site[0].tagging_hash: must be 20 letters or digits",
         "site[0].webhook_token: required, at least 16 characters",
         "site[0].allowed_origins[1]: must be scheme://host[:port] with no path",
@@ -110,10 +109,6 @@ fn unknown_keys_and_bad_enum_values_name_the_key() {
         err.starts_with("site[0].traffic[0].op: unknown variant `regex`"),
         "{err}"
     );
-    let err = Config::parse(&with_site("").replace("pkey = \"pk\"\n", ""))
-        .unwrap_err()
-        .to_string();
-    assert_eq!(err, "site[0]: missing field `pkey` (line 3)");
     let err = Config::parse("[server]\nadmin_token = \"unterminated\n")
         .unwrap_err()
         .to_string();
@@ -156,6 +151,58 @@ fn secret_values_are_never_echoed_in_messages() {
         other.contains("integer `42`"),
         "values of other keys still shown: {other}"
     );
+}
+
+#[test]
+fn credentials_not_set_yet_are_valid_with_a_warning_each() {
+    let warning = "not set: this site's leads are recorded as misconfigured, nothing is sent";
+    let no_pkey = with_site("").replace("pkey = \"pk\"\n", "");
+    let config = Config::parse(&no_pkey).expect("a site without its PKEY yet is valid");
+    assert_eq!(config.site[0].pkey, "");
+    let lines: Vec<String> = config.warnings().iter().map(|w| w.to_string()).collect();
+    assert_eq!(lines, [format!("site[0].pkey: {warning}")]);
+    assert!(config.problems().is_empty());
+    let neither = with_site("")
+        .replace("pkey = \"pk\"", "pkey = \"\"")
+        .replace(
+            "tagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"",
+            "tagging_hash = \" \"",
+        );
+    let config = Config::parse(&neither).expect("empty strings are not set either");
+    let paths: Vec<String> = config.warnings().into_iter().map(|w| w.path).collect();
+    assert_eq!(paths, ["site[0].pkey", "site[0].tagging_hash"]);
+    assert_eq!(
+        config.site[0].unset_credentials().collect::<Vec<_>>(),
+        ["pkey", "tagging_hash"]
+    );
+    let off = Config::parse(&format!("{neither}enabled = false\n")).unwrap();
+    assert!(
+        off.warnings().is_empty(),
+        "a site switched off sends nothing anyway"
+    );
+    let complete = Config::parse(&with_site("")).unwrap();
+    assert!(complete.warnings().is_empty());
+    assert_eq!(complete.site[0].unset_credentials().count(), 0);
+}
+
+#[test]
+fn a_malformed_tagging_hash_is_still_refused_with_its_key_path() {
+    for hash in [
+        "tooshort",
+        "IYIhaCDSPfPoVd4FIEF1x",
+        "IYIhaCDSPfPoVd4FIEF-",
+        " IYIhaCDSPfPoVd4FIEF",
+    ] {
+        let text = with_site("")
+            .replace("pkey = \"pk\"\n", "")
+            .replace("IYIhaCDSPfPoVd4FIEF1", hash);
+        let lines = Config::parse(&text).unwrap_err().lines();
+        assert_eq!(
+            lines,
+            ["site[0].tagging_hash: must be 20 letters or digits"],
+            "{hash:?}"
+        );
+    }
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! Checks on a parsed configuration that types alone cannot express (addresses, lengths,
-//! duplicates, URLs); every problem is reported, each with its key path.
+//! duplicates, URLs); every problem is reported, each with its key path. Warnings name what
+//! is valid but cannot work yet (a site without its RTB House credentials).
 
 use std::net::SocketAddr;
 
-use super::{Config, Problem};
+use super::{Config, Problem, Site};
 
 impl Config {
     /// Every problem in the configuration.
@@ -72,12 +73,10 @@ impl Config {
             } else if self.site[..i].iter().any(|s| s.id == site.id) {
                 bad(p("id"), &format!("duplicate site id \"{}\"", site.id));
             }
-            if site.pkey.trim().is_empty() {
-                bad(p("pkey"), "required (RTB House PKEY)");
-            }
+            // Not set yet is allowed (see `warnings`); set, the hash must be well-formed.
             let hash_ok = site.tagging_hash.len() == 20
                 && site.tagging_hash.bytes().all(|b| b.is_ascii_alphanumeric());
-            if !hash_ok {
+            if !is_unset(&site.tagging_hash) && !hash_ok {
                 bad(p("tagging_hash"), "must be 20 letters or digits");
             }
             if site.webhook_token.chars().count() < 16 {
@@ -102,6 +101,39 @@ impl Config {
         }
         out
     }
+
+    /// What is valid but will not work yet: one line per RTB House credential an enabled site
+    /// lacks (`site[0].pkey: not set: …`). Its leads are recorded `misconfigured:<key>`.
+    pub fn warnings(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        for (i, site) in self.site.iter().enumerate().filter(|(_, s)| s.enabled) {
+            for key in site.unset_credentials() {
+                out.push(Problem {
+                    path: format!("site[{i}].{key}"),
+                    message:
+                        "not set: this site's leads are recorded as misconfigured, nothing is sent"
+                            .into(),
+                });
+            }
+        }
+        out
+    }
+}
+
+impl Site {
+    /// The RTB House credentials not set yet (missing or blank), in order: `pkey`,
+    /// `tagging_hash`. While any is, the site's leads are recorded `misconfigured:<key>`.
+    pub fn unset_credentials(&self) -> impl Iterator<Item = &'static str> + '_ {
+        [("pkey", &self.pkey), ("tagging_hash", &self.tagging_hash)]
+            .into_iter()
+            .filter(|(_, value)| is_unset(value))
+            .map(|(key, _)| key)
+    }
+}
+
+/// A credential left empty (or blank) in the file: not set yet.
+fn is_unset(value: &str) -> bool {
+    value.trim().is_empty()
 }
 
 fn is_origin(origin: &str) -> bool {

@@ -33,10 +33,17 @@ fn order_switch_then_credentials_then_id() {
     assert_eq!(decide(&off, &lead(END), None, &[]), Decision::SwitchedOff);
     let mut no_pkey = site("");
     no_pkey.pkey = " ".into();
+    let misconfigured = decide(&no_pkey, &lead(END), AID, &[]);
+    assert_eq!(misconfigured.reason(), "misconfigured:pkey");
     assert_eq!(
-        decide(&no_pkey, &lead(END), AID, &[]).reason(),
-        "misconfigured:pkey"
+        misconfigured.status(),
+        Status::Filtered,
+        "listed as filtered"
     );
+    let mut no_hash = site("");
+    no_hash.tagging_hash = String::new();
+    let misconfigured = decide(&no_hash, &lead(END), None, &[]);
+    assert_eq!(misconfigured.reason(), "misconfigured:tagging_hash");
     assert_eq!(decide(&site(""), &lead(END), None, &[]), Decision::NoRtbId);
     assert_eq!(decide(&site(""), &lead(END), AID, &[]), send());
 }
