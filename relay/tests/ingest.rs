@@ -1,5 +1,5 @@
 //! Ingest over real HTTP: which client address a webhook comes from (dual-stack listeners,
-//! trusted proxies) and which bodies a webhook may carry.
+//! trusted proxies), which bodies a webhook may carry, and what a binding sent twice stores.
 mod support;
 
 use support::*;
@@ -35,6 +35,8 @@ async fn ipv4_client_of_a_dual_stack_listener_matches_an_ipv4_allow_list() {
         "listen = \"[::]:0\"",
     );
     assert_eq!(hook_with(&outside, "102", &[]).await, 403);
+    settle().await;
+    assert!(outside.trail("call-102").await.is_null(), "nothing stored");
     // Likewise an IPv4-mapped address forwarded by a trusted proxy.
     let proxied = Relay::start_with(
         rtb.endpoint(),
@@ -216,4 +218,27 @@ async fn the_same_binding_id_on_two_sites_is_two_bindings() {
         posts.iter().any(|p| p.contains(&format!("aid={AID}&"))),
         "{posts:?}"
     );
+}
+
+#[tokio::test]
+async fn the_same_binding_posted_twice_is_stored_once() {
+    let rtb = Receiver::start().await;
+    let relay = Relay::start(&rtb, "");
+    // The module retries a POST whose answer it lost: the same `id` again.
+    assert_eq!(relay.bind("730", None, AID).await.status(), 204);
+    assert_eq!(relay.bind("730", None, AID).await.status(), 204);
+    let metrics = client()
+        .get(format!("{}/metrics", relay.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "aidlink_bindings_total{result=\"accepted\"} 1\n",
+        "aidlink_bindings_total{result=\"duplicate\"} 1\n",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
