@@ -110,6 +110,8 @@ pub struct Relay {
     site_extra: String,
     endpoint: String,
     server_extra: String,
+    /// Extra `serve` arguments (`--log-format json`).
+    pub serve_args: Vec<String>,
 }
 
 impl Relay {
@@ -148,6 +150,15 @@ impl Relay {
     }
 
     pub fn start_with(endpoint: String, site_extra: &str, server_extra: &str) -> Relay {
+        Relay::start_with_args(endpoint, site_extra, server_extra, &[])
+    }
+
+    pub fn start_with_args(
+        endpoint: String,
+        site_extra: &str,
+        server_extra: &str,
+        serve_args: &[&str],
+    ) -> Relay {
         let dir = tempfile::tempdir().unwrap();
         let mut relay = Relay {
             dir,
@@ -156,6 +167,7 @@ impl Relay {
             site_extra: site_extra.into(),
             endpoint,
             server_extra: server_extra.into(),
+            serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
         };
         relay.write_config(site_extra);
         relay.spawn();
@@ -182,6 +194,7 @@ impl Relay {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aidlink-relay"))
             .args(["serve", "--config"])
             .arg(self.config_path())
+            .args(&self.serve_args)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
