@@ -516,14 +516,7 @@ async fn cors_preflight_bundle_files_and_operator_endpoints() {
         200
     );
     relay.bind("705", None, AID).await;
-    let metrics = client()
-        .get(format!("{}/metrics", relay.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = relay.metrics().await;
     assert!(
         metrics.contains("aidlink_bindings_total{result=\"accepted\"} 1"),
         "{metrics}"

@@ -227,14 +227,7 @@ async fn the_same_binding_posted_twice_is_stored_once() {
     // The module retries a POST whose answer it lost: the same `id` again.
     assert_eq!(relay.bind("730", None, AID).await.status(), 204);
     assert_eq!(relay.bind("730", None, AID).await.status(), 204);
-    let metrics = client()
-        .get(format!("{}/metrics", relay.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = relay.metrics().await;
     for line in [
         "aidlink_bindings_total{result=\"accepted\"} 1\n",
         "aidlink_bindings_total{result=\"duplicate\"} 1\n",

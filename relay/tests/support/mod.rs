@@ -322,6 +322,18 @@ impl Relay {
         }
     }
 
+    /// `/metrics`, the Prometheus text.
+    pub async fn metrics(&self) -> String {
+        client()
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn trail(&self, lead: &str) -> serde_json::Value {
         let r = client()
             .get(format!("{}/v1/sites/38342/leads/{lead}", self.url))
