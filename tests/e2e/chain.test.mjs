@@ -77,9 +77,12 @@ test("consent pending: nothing read or sent until grantConsent()", async () => {
     const before = await status();
     assert.deepEqual([before.state, before.cookie, before.session], ["consent_pending", false, false]);
     assert.equal(await demo.metric(ACCEPTED), 0);
+    assert.deepEqual(await page.evaluate(() => window.ctAttrs), [], "nothing handed to Calltouch either");
+    assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing stored");
     await page.click("#accept");
     await waitFor(async () => (await status())?.state === "bound", { what: "bound after consent" });
     assert.equal(await demo.metric(ACCEPTED), 1);
+    assert.equal((await page.evaluate(() => window.ctAttrs)).length, 1, "set_attrs once consent is given");
   });
 });
 
