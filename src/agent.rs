@@ -7,7 +7,7 @@
 //! the page's own code runs (cookie getters, `ct`, `fetch`), so a consent manager calling
 //! `denyConsent()` from inside one of them is obeyed at once.
 
-use alloc::rc::Rc;
+use alloc::rc::{Rc, Weak};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -422,11 +422,19 @@ fn schedule_poll(agent: &Shared) {
     }
     let delay = Backoff::POLL.ceiling(a.poll_attempt);
     a.poll_attempt = a.poll_attempt.saturating_add(1);
-    let weak = Rc::downgrade(agent);
-    a.poll_timer = page::set_timeout(delay, move || {
-        if let Some(agent) = weak.upgrade() {
-            check(&agent);
-            schedule_poll(&agent);
-        }
+    a.poll_timer = later(delay, Rc::downgrade(agent), |agent| {
+        check(agent);
+        schedule_poll(agent);
     });
+}
+
+/// Runs `action` with the agent behind `weak` in `ms`, if the agent still exists; the timer's
+/// handle. Every timer of the agent goes through here, so they share one closure type: each
+/// distinct closure brings its own glue into the module (BENCHMARKS.md).
+pub fn later(ms: u64, weak: Weak<RefCell<Agent>>, action: fn(&Shared)) -> Option<i32> {
+    page::set_timeout(ms, move || {
+        if let Some(agent) = weak.upgrade() {
+            action(&agent);
+        }
+    })
 }

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use aidlink_protocol::Backoff;
 
-use crate::agent::{Agent, Shared, State};
+use crate::agent::{self, Agent, Shared, State};
 use crate::page;
 use crate::pending::{self, Pending};
 use crate::send::{self, Outcome};
@@ -152,14 +152,11 @@ fn settle(agent: &Shared, item: Pending, outcome: Outcome) {
                 a.last_error = Some(String::from("relay unreachable or busy; retrying"));
                 a.debug("binding not delivered; will retry");
                 persist(&mut a);
-                let weak = Rc::downgrade(agent);
-                a.send_timer = page::set_timeout(delay, move || {
-                    if let Some(agent) = weak.upgrade() {
-                        if let Ok(mut a) = agent.try_borrow_mut() {
-                            a.send_timer = None;
-                        }
-                        kick(&agent);
+                a.send_timer = agent::later(delay, Rc::downgrade(agent), |agent| {
+                    if let Ok(mut a) = agent.try_borrow_mut() {
+                        a.send_timer = None;
                     }
+                    kick(agent);
                 });
                 return;
             }

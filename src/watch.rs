@@ -15,6 +15,7 @@ use crate::agent::{self, Agent};
 use crate::{deliver, page};
 
 type Listener = (EventTarget, &'static str, Closure<dyn FnMut()>);
+type Weakling = Weak<RefCell<Agent>>;
 
 /// The listeners an agent installed; removed by [`Watchers::remove`].
 pub struct Watchers {
@@ -22,9 +23,17 @@ pub struct Watchers {
     history: Vec<(&'static str, Function, JsValue)>,
 }
 
-fn on(target: &JsValue, event: &'static str, f: impl FnMut() + 'static) -> Option<Listener> {
+/// Listens for `event` on `target` with `action`. One closure type for every listener (see
+/// [`agent::later`]).
+fn on(
+    target: &JsValue,
+    event: &'static str,
+    weak: &Weakling,
+    action: fn(&agent::Shared),
+) -> Option<Listener> {
     let target: EventTarget = target.clone().dyn_into().ok()?;
-    let closure = Closure::<dyn FnMut()>::new(f);
+    let weak = weak.clone();
+    let closure = Closure::<dyn FnMut()>::new(move || with(&weak, action));
     target
         .add_event_listener_with_callback(event, closure.as_ref().unchecked_ref())
         .ok()?;
@@ -59,20 +68,20 @@ impl Watchers {
         let window: JsValue = page::window().map_or(JsValue::UNDEFINED, Into::into);
         let document = page::global("document");
         let mut listeners = Vec::new();
-        let w = weak.clone();
-        listeners.extend(on(&document, "visibilitychange", move || {
-            with(&w, if hidden() { leaving } else { agent::nudge });
+        listeners.extend(on(&document, "visibilitychange", &weak, |agent| {
+            if hidden() {
+                leaving(agent);
+            } else {
+                agent::nudge(agent);
+            }
         }));
         for event in ["pageshow", "popstate"] {
-            let w = weak.clone();
-            listeners.extend(on(&window, event, move || with(&w, agent::nudge)));
+            listeners.extend(on(&window, event, &weak, agent::nudge));
         }
-        let w = weak.clone();
-        listeners.extend(on(&window, "pagehide", move || with(&w, leaving)));
+        listeners.extend(on(&window, "pagehide", &weak, leaving));
         let cookie_store = page::global("cookieStore");
         if cookie_store.is_object() {
-            let w = weak.clone();
-            listeners.extend(on(&cookie_store, "change", move || with(&w, agent::nudge)));
+            listeners.extend(on(&cookie_store, "change", &weak, agent::nudge));
         }
         let history = wrap_history(weak);
         Watchers { listeners, history }
@@ -111,8 +120,7 @@ fn wrap_history(weak: Weak<RefCell<Agent>>) -> Vec<(&'static str, Function, JsVa
         let wrapper = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
             move |state: JsValue, unused: JsValue, url: JsValue| {
                 let result = call.call3(&target, &state, &unused, &url);
-                let w = w.clone();
-                page::set_timeout(0, move || with(&w, agent::nudge));
+                agent::later(0, w.clone(), agent::nudge);
                 result
             },
         );
