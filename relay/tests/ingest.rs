@@ -1,5 +1,6 @@
-//! Ingest over real HTTP: which client address a webhook comes from (dual-stack listeners,
-//! trusted proxies), which bodies a webhook may carry, and what a binding sent twice stores.
+//! Ingest over real HTTP: webhooks by GET query or POST body, which client address a webhook
+//! comes from (the IP allow-list, dual-stack listeners, trusted proxies), which bodies it may
+//! carry, and what a binding sent twice stores.
 mod support;
 
 use support::*;
@@ -234,4 +235,31 @@ async fn the_same_binding_posted_twice_is_stored_once() {
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
+}
+
+#[tokio::test]
+async fn webhook_by_get_query_and_ip_allow_list() {
+    let rtb = Receiver::start().await;
+    let relay = Relay::start(&rtb, "webhook_ip_allow = [\"92.118.66.0/23\"]");
+    let url = format!(
+        "{}/v1/calltouch/38342?token={WEBHOOK_TOKEN}&{}",
+        relay.url,
+        call("80", "calldisconnected", "1", "")
+    );
+    assert_eq!(
+        client().get(&url).send().await.unwrap().status(),
+        403,
+        "127.0.0.1 is outside 92.118.66.0/23"
+    );
+    let open = Relay::start(&rtb, "");
+    let url = format!(
+        "{}/v1/calltouch/38342?token={WEBHOOK_TOKEN}&{}",
+        open.url,
+        call("81", "calldisconnected", "1", "")
+    );
+    assert_eq!(client().get(&url).send().await.unwrap().status(), 200);
+    assert_eq!(
+        open.wait_status("call-81", "filtered", 5).await["reason"],
+        "no_rtb_id"
+    );
 }
