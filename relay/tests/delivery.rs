@@ -162,3 +162,35 @@ async fn a_pkey_removed_before_delivery_is_never_sent_empty() {
         "{posts:?}"
     );
 }
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_is_retried_after_the_timeout() {
+    let rtb = Receiver::start().await;
+    rtb.hang_next(1);
+    let relay = Relay::start(&rtb, ""); // rtbhouse.timeout_ms = 1000
+    relay.bind("705", None, AID).await;
+    relay
+        .webhook(&call("55", "calldisconnected", "705", ""))
+        .await;
+    let t = relay.wait_status("call-55", "sent", 10).await;
+    let attempts: Vec<(serde_json::Value, serde_json::Value)> = t["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["status"].clone(), a["error"].clone()))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (serde_json::Value::Null, "timeout".into()),
+            (200.into(), serde_json::Value::Null)
+        ],
+        "{t}"
+    );
+    settle().await;
+    assert_eq!(
+        rtb.postbacks().len(),
+        2,
+        "the silent attempt, then one accepted"
+    );
+}

@@ -19,7 +19,7 @@ pub const HASH: &str = "IYIhaCDSPfPoVd4FIEF1";
 pub const AID: &str = "AbCdEf0123456789xyz";
 
 /// A fake RTB House: records each request's method, path and query, answers the scripted
-/// replies (status and extra header lines) in order, then 200.
+/// replies (status and extra header lines, or silence) in order, then 200.
 #[derive(Clone)]
 pub struct Receiver {
     pub addr: String,
@@ -65,6 +65,11 @@ impl Receiver {
                     };
                     s.lock().unwrap().push(target);
                     m.lock().unwrap().push(method);
+                    if status == 0 {
+                        // Scripted silence: hold the connection past any client timeout.
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        return;
+                    }
                     let reply = format!(
                         "HTTP/1.1 {status} X\r\n{headers}content-length: 2\r\nconnection: close\r\n\r\nno"
                     );
@@ -91,6 +96,12 @@ impl Receiver {
             .lock()
             .unwrap()
             .push((status, headers.to_string()));
+    }
+
+    /// The next `count` requests get no answer at all (the connection stays silent for 5 s).
+    pub fn hang_next(&self, count: usize) {
+        let silences = std::iter::repeat_n((0, String::new()), count);
+        self.script.lock().unwrap().extend(silences);
     }
 
     pub fn postbacks(&self) -> Vec<String> {
