@@ -109,16 +109,12 @@ pub enum WebhookError {
     Id(&'static str),
 }
 
-const TAG_FIELDS: [&str; 8] = [
-    "tags_auto_ct",
-    "tags_auto_pn",
-    "tags_manual",
-    "tags_api",
-    "tags_auto_pr",
-    "tags_auto_af",
-    "tags_request",
-    "tags",
-];
+/// The tags a call's tag filter sees (DOMAIN.md §5.5): by extension, by number, manual, API.
+/// Predict (`tags_auto_pr`) and Antifraud (`tags_auto_af`) labels are Calltouch's own
+/// classifications, not tags an operator filters on.
+const CALL_TAG_FIELDS: &[&str] = &["tags_auto_ct", "tags_auto_pn", "tags_manual", "tags_api"];
+/// A request's tags.
+const REQUEST_TAG_FIELDS: &[&str] = &["tags_request"];
 
 impl Lead {
     /// The id in the API: `call-<id>` / `request-<requestId>`.
@@ -179,7 +175,11 @@ pub fn parse_lead(fields: &[(String, String)]) -> Result<Lead, WebhookError> {
         ),
     };
     let mut tags: Vec<String> = Vec::new();
-    for field in TAG_FIELDS {
+    let tag_fields = match kind {
+        LeadKind::Call => CALL_TAG_FIELDS,
+        LeadKind::Request => REQUEST_TAG_FIELDS,
+    };
+    for field in tag_fields {
         for tag in get(field).unwrap_or_default().split(',') {
             let tag = tag.trim();
             if !tag.is_empty() && tag != "null" && !tags.iter().any(|t| t == tag) {

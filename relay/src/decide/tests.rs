@@ -216,6 +216,35 @@ fn tags_any_and_all_case_insensitive() {
 }
 
 #[test]
+fn a_call_is_tagged_by_its_four_tag_categories_only() {
+    let vip = site("tags = { names = [\"vip\"], match = \"any\" }");
+    for field in ["tags_auto_ct", "tags_auto_pn", "tags_manual", "tags_api"] {
+        let lead = lead(&format!("{END}&{field}=VIP"));
+        assert_eq!(decide(&vip, &lead, AID, &[]), send(), "{field}");
+    }
+    for field in ["tags_auto_pr", "tags_auto_af", "tags_request", "tags"] {
+        let lead = lead(&format!("{END}&{field}=VIP"));
+        assert_eq!(
+            decide(&vip, &lead, AID, &[]).reason(),
+            "filtered:tags",
+            "{field} is not one of a call's tags"
+        );
+    }
+    let mut vip_requests = vip.clone();
+    vip_requests.metrics = vec![Metric::Requests];
+    let request = |tags: &str| lead(&format!("leadtype=request&requestId=1&{tags}"));
+    assert_eq!(
+        decide(&vip_requests, &request("tags_request=VIP"), AID, &[]),
+        send()
+    );
+    assert_eq!(
+        decide(&vip_requests, &request("tags_manual=VIP"), AID, &[]).reason(),
+        "filtered:tags",
+        "a request's tags are tags_request"
+    );
+}
+
+#[test]
 fn each_traffic_operator_and_field_on_the_webhook_fields() {
     let lead = lead(&format!(
         "{END}&source=Yandex&medium=CPC&utm_source=yandex&utm_medium=cpc&utm_campaign=Spring_Sale&utm_content=banner&utm_term=buy+sofa"
