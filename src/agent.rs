@@ -28,6 +28,8 @@ const CALM_MS: f64 = 5_000.0;
 
 /// An agent shared with its timers and listeners.
 pub type Shared = Rc<RefCell<Agent>>;
+/// What timers and listeners hold: they never keep a stopped agent alive.
+pub type WeakShared = Weak<RefCell<Agent>>;
 
 /// Where the agent is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -431,7 +433,7 @@ fn schedule_poll(agent: &Shared) {
 /// Runs `action` with the agent behind `weak` in `ms`, if the agent still exists; the timer's
 /// handle. Every timer of the agent goes through here, so they share one closure type: each
 /// distinct closure brings its own glue into the module (BENCHMARKS.md).
-pub fn later(ms: u64, weak: Weak<RefCell<Agent>>, action: fn(&Shared)) -> Option<i32> {
+pub fn later(ms: u64, weak: WeakShared, action: fn(&Shared)) -> Option<i32> {
     page::set_timeout(ms, move || {
         if let Some(agent) = weak.upgrade() {
             action(&agent);

@@ -3,19 +3,16 @@
 //! `history.pushState` / `replaceState`; and what makes it look again and flush: `pagehide`
 //! and the page being hidden.
 
-use alloc::rc::Weak;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{prelude::*, JsCast};
 use web_sys::EventTarget;
 
-use crate::agent::{self, Agent};
+use crate::agent::{self, WeakShared};
 use crate::{deliver, page};
 
 type Listener = (EventTarget, &'static str, Closure<dyn FnMut()>);
-type Weakling = Weak<RefCell<Agent>>;
 
 /// The listeners an agent installed; removed by [`Watchers::remove`].
 pub struct Watchers {
@@ -28,7 +25,7 @@ pub struct Watchers {
 fn on(
     target: &JsValue,
     event: &'static str,
-    weak: &Weakling,
+    weak: &WeakShared,
     action: fn(&agent::Shared),
 ) -> Option<Listener> {
     let target: EventTarget = target.clone().dyn_into().ok()?;
@@ -56,7 +53,7 @@ fn leaving(agent: &agent::Shared) {
 }
 
 /// Runs `f` with the agent if it still exists.
-fn with(weak: &Weak<RefCell<Agent>>, f: fn(&agent::Shared)) {
+fn with(weak: &WeakShared, f: fn(&agent::Shared)) {
     if let Some(agent) = weak.upgrade() {
         f(&agent);
     }
@@ -64,7 +61,7 @@ fn with(weak: &Weak<RefCell<Agent>>, f: fn(&agent::Shared)) {
 
 impl Watchers {
     /// Installs every trigger for the agent behind `weak`.
-    pub fn install(weak: Weak<RefCell<Agent>>) -> Watchers {
+    pub fn install(weak: WeakShared) -> Watchers {
         let window: JsValue = page::window().map_or(JsValue::UNDEFINED, Into::into);
         let document = page::global("document");
         let mut listeners = Vec::new();
@@ -107,7 +104,7 @@ impl Watchers {
 /// (same `this`, same arguments, same return value), then look again on the next tick — so a
 /// page's navigation never waits on, or fails because of, aidlink. The wrappers live as long
 /// as the page: someone may wrap them again after us, so they are never freed.
-fn wrap_history(weak: Weak<RefCell<Agent>>) -> Vec<(&'static str, Function, JsValue)> {
+fn wrap_history(weak: WeakShared) -> Vec<(&'static str, Function, JsValue)> {
     let history = page::global("history");
     let mut wrapped = Vec::new();
     for name in ["pushState", "replaceState"] {
