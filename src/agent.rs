@@ -434,9 +434,12 @@ fn schedule_poll(agent: &Shared) {
 /// handle. Every timer of the agent goes through here, so they share one closure type: each
 /// distinct closure brings its own glue into the module (BENCHMARKS.md).
 pub fn later(ms: u64, weak: WeakShared, action: fn(&Shared)) -> Option<i32> {
-    page::set_timeout(ms, move || {
-        if let Some(agent) = weak.upgrade() {
-            action(&agent);
-        }
-    })
+    page::set_timeout(ms, move || with(&weak, action))
+}
+
+/// Runs `action` with the agent behind `weak` if it still exists (timers and listeners).
+pub fn with(weak: &WeakShared, action: fn(&Shared)) {
+    if let Some(agent) = weak.upgrade() {
+        action(&agent);
+    }
 }

@@ -30,7 +30,7 @@ fn on(
 ) -> Option<Listener> {
     let target: EventTarget = target.clone().dyn_into().ok()?;
     let weak = weak.clone();
-    let closure = Closure::<dyn FnMut()>::new(move || with(&weak, action));
+    let closure = Closure::<dyn FnMut()>::new(move || agent::with(&weak, action));
     target
         .add_event_listener_with_callback(event, closure.as_ref().unchecked_ref())
         .ok()?;
@@ -50,13 +50,6 @@ fn hidden() -> bool {
 fn leaving(agent: &agent::Shared) {
     agent::nudge(agent);
     deliver::flush(agent);
-}
-
-/// Runs `f` with the agent if it still exists.
-fn with(weak: &WeakShared, f: fn(&agent::Shared)) {
-    if let Some(agent) = weak.upgrade() {
-        f(&agent);
-    }
 }
 
 impl Watchers {
