@@ -44,6 +44,7 @@ await check("npm start() rejects in Node with a clear error", async () => {
 await check("script-tag bundle loads in Chromium and binds cookie + session", async () => {
   const { launchChromium } = await import("../tests/support/chromium.mjs");
   const posts = [];
+  let wasmFetches = 0;
   const files = {
     "/aidlink.js": ["text/javascript", await readFile(path.join(root, "dist/script/aidlink.js"))],
     "/aidlink_bg.wasm": ["application/octet-stream", await readFile(path.join(root, "dist/script/aidlink_bg.wasm"))],
@@ -60,6 +61,7 @@ await check("script-tag bundle loads in Chromium and binds cookie + session", as
       return;
     }
     if (req.url === "/favicon.ico") return res.writeHead(204).end();
+    if (req.url.startsWith("/aidlink_bg.wasm")) wasmFetches += 1;
     const file = files[req.url.split("?")[0]];
     if (!file) return res.writeHead(404).end();
     res.writeHead(200, { "content-type": file[0] }).end(file[1]);
@@ -78,6 +80,7 @@ await check("script-tag bundle loads in Chromium and binds cookie + session", as
     assert(binding.aid === "SmokeId0123456789ab" && binding.session === "424242", posts[0].body);
     assert(/^text\/plain/.test(posts[0].type), `content-type ${posts[0].type}`);
     assert(errors.length === 0, `page errors or console output: ${errors.join("; ")}`);
+    assert(wasmFetches === 1, `the .wasm is downloaded once, whatever its type: ${wasmFetches} requests`);
     const status = await page.evaluate(() => window.aidlink.status());
     const plain = JSON.stringify(status);
     assert(plain === '{"state":"bound","cookie":true,"session":true,"sent":1,"lastError":null}', `status() = ${plain}`);

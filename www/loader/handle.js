@@ -69,16 +69,18 @@ function aidlinkIsHandle(value) {
   return Boolean(value) && typeof value.status === "function" && typeof value.denyConsent === "function";
 }
 
-/* Compiles the module from `url`: streaming when the server sends `application/wasm`, from the
-   bytes otherwise. Done here rather than in the wasm-bindgen glue, which would print a
-   console warning for any other type (aidlink is silent unless `debug`). */
+/* Compiles the module from `url`, fetched once: streaming when the server sends
+   `application/wasm`, from the bytes of the same response otherwise. Done here rather than in
+   the wasm-bindgen glue, which would print a console warning for any other type (aidlink is
+   silent unless `debug`). */
 function aidlinkCompile(url) {
-  function fromBytes() {
-    return fetch(url).then(function (response) {
-      if (!response.ok) throw new Error("HTTP " + response.status + " for " + url);
-      return response.arrayBuffer();
-    }).then(function (bytes) { return WebAssembly.compile(bytes); });
+  function fromBytes(response) {
+    return response.arrayBuffer().then(function (bytes) { return WebAssembly.compile(bytes); });
   }
-  if (typeof WebAssembly.compileStreaming !== "function") return fromBytes();
-  return WebAssembly.compileStreaming(fetch(url)).catch(fromBytes);
+  return fetch(url).then(function (response) {
+    if (!response.ok) throw new Error("HTTP " + response.status + " for " + url);
+    if (typeof WebAssembly.compileStreaming !== "function") return fromBytes(response);
+    var copy = response.clone();
+    return WebAssembly.compileStreaming(response).catch(function () { return fromBytes(copy); });
+  });
 }
