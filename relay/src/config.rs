@@ -72,13 +72,25 @@ pub struct Storage {
     /// `sqlite://PATH` (embedded; default `sqlite://aidlink.db`). `postgres://…` for several
     /// instances is planned behind the same `Store` trait and refused until it exists.
     pub url: String,
+    /// Bindings, settled leads (filtered, sent, dead) with their events and attempts, and
+    /// delivered or dead postbacks older than this are deleted; a lead still waiting or being
+    /// retried never is. Default `90d`.
+    pub retention: String,
 }
 
 impl Default for Storage {
     fn default() -> Self {
         Storage {
             url: "sqlite://aidlink.db".into(),
+            retention: "90d".into(),
         }
+    }
+}
+
+impl Storage {
+    /// `retention` as a duration (validated at load).
+    pub fn retention(&self) -> Duration {
+        humantime::parse_duration(&self.retention).unwrap_or(Duration::from_secs(90 * 86_400))
     }
 }
 
@@ -97,6 +109,8 @@ pub struct RtbHouse {
     pub retry_base_ms: u64,
     /// Longest retry delay, ms. Default 600000 (10 min).
     pub retry_cap_ms: u64,
+    /// Postbacks in flight at once, shared fairly between sites. Default 16.
+    pub concurrency: u32,
 }
 
 impl Default for RtbHouse {
@@ -107,6 +121,7 @@ impl Default for RtbHouse {
             retry_for: "24h".into(),
             retry_base_ms: 1000,
             retry_cap_ms: 600_000,
+            concurrency: 16,
         }
     }
 }

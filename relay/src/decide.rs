@@ -7,6 +7,10 @@ use aidlink_protocol::Touch;
 use crate::config::{Attribution, Metric, Site, TagMatch, TrafficField, TrafficOp};
 use crate::webhook::{Lead, LeadKind, Traffic};
 
+mod verdict;
+
+pub use verdict::{judge, rtb_id, visits, Candidate, LeadFacts, StoredTouch, Verdict, TOUCH_LIMIT};
+
 /// The decision about one lead event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

@@ -6,11 +6,15 @@
 //!   the capture bundle and `/healthz` `/readyz` `/metrics`; one error type sets every status.
 //! - [`webhook`]: a Calltouch webhook's fields → a [`webhook::Lead`] without personal data.
 //! - [`store`]: the durable [`store::Store`] trait and its SQLite implementation (WAL, group
-//!   commit); nothing is acknowledged before it is committed.
-//! - [`decide`]: switch → RTB House id → call end → metrics → tags → traffic under the
-//!   attribution model; the first "no" is the recorded reason.
+//!   commit on one writer, reads on their own connections); it loads facts and writes
+//!   verdicts; nothing is acknowledged before it is committed.
+//! - [`pipeline`]: "decide this lead now" (load facts → judge → record), the sweep of leads
+//!   left undecided, and retention.
+//! - [`decide`]: the rules, pure: switch → RTB House id → call end → metrics → tags → traffic
+//!   under the attribution model; the first "no" is the recorded reason.
 //! - [`postback`]: the RTB House postback URL.
-//! - [`outbox`]: delivery with retry, backoff, `Retry-After`, dead letters.
+//! - [`outbox`]: delivery with retry, backoff, `Retry-After`, dead letters; up to
+//!   `rtbhouse.concurrency` in flight, shared fairly between sites.
 //! - [`config`] and [`reload`]: the TOML settings, validated with key paths, reloaded on SIGHUP
 //!   or file change.
 //! - [`metrics`]: Prometheus counters.
@@ -23,6 +27,7 @@ pub mod decide;
 pub mod http;
 pub mod metrics;
 pub mod outbox;
+pub mod pipeline;
 pub mod postback;
 pub mod reload;
 pub mod store;

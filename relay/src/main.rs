@@ -65,6 +65,10 @@ enum Command {
 
 /// How often leads left undecided (a failed decision) are decided again.
 const SWEEP_EVERY: Duration = Duration::from_secs(3);
+/// How often retention looks for rows older than `storage.retention`.
+const RETAIN_EVERY: Duration = Duration::from_secs(60);
+/// Rows deleted per retention batch: each batch is one short write (a few milliseconds).
+const RETAIN_BATCH: u32 = 256;
 
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
@@ -162,10 +166,10 @@ async fn serve(config: Config, path: PathBuf) -> anyhow::Result<()> {
 
     // Leads stored before a crash but not decided: decide them now (and every few seconds
     // from then on, for decisions that fail on a storage error).
-    for (site, lead) in store.undecided().await? {
-        http::decide_lead_now(state.clone(), site, lead).await;
-    }
-    tokio::spawn(http::sweep_undecided(state.clone(), SWEEP_EVERY));
+    let pipeline = state.pipeline.clone();
+    pipeline.decide_undecided(true).await?;
+    tokio::spawn(pipeline.clone().sweep(SWEEP_EVERY));
+    tokio::spawn(pipeline.retain(RETAIN_EVERY, RETAIN_BATCH));
     tokio::spawn(
         Outbox {
             store,

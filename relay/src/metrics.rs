@@ -1,11 +1,12 @@
 //! Counters for `/metrics` (Prometheus text format): bindings accepted / rejected by reason,
-//! leads by decision reason, postbacks by outcome; outbox gauges come from storage.
+//! leads by decision reason, postbacks by outcome; the outbox and stored-row gauges come from
+//! storage.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-use crate::store::OutboxStats;
+use crate::store::{OutboxStats, RowCounts};
 
 /// The relay's counters.
 #[derive(Debug, Default)]
@@ -38,7 +39,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, outbox: OutboxStats, now_ms: i64) -> String {
+    pub fn render(&self, outbox: OutboxStats, rows: RowCounts, now_ms: i64) -> String {
         let mut out = String::new();
         let family = |out: &mut String,
                       name: &str,
@@ -87,6 +88,20 @@ impl Metrics {
              # TYPE aidlink_outbox_oldest_pending_seconds gauge\naidlink_outbox_oldest_pending_seconds {oldest}",
             outbox.depth
         );
+        let _ = writeln!(
+            out,
+            "# HELP aidlink_stored_rows Rows stored per table (retention keeps them bounded).\n\
+             # TYPE aidlink_stored_rows gauge"
+        );
+        for (table, n) in [
+            ("bindings", rows.bindings),
+            ("leads", rows.leads),
+            ("lead_events", rows.lead_events),
+            ("outbox", rows.outbox),
+            ("attempts", rows.attempts),
+        ] {
+            let _ = writeln!(out, "aidlink_stored_rows{{table=\"{table}\"}} {n}");
+        }
         out
     }
 }
@@ -103,11 +118,16 @@ mod tests {
         m.binding("origin");
         m.lead("filtered:traffic:utm_source");
         m.postback("delivered");
+        let rows = RowCounts {
+            bindings: 7,
+            ..RowCounts::default()
+        };
         let text = m.render(
             OutboxStats {
                 depth: 3,
                 oldest_ms: Some(1000),
             },
+            rows,
             61_000,
         );
         assert!(
@@ -119,5 +139,7 @@ mod tests {
         assert!(text.contains("aidlink_postbacks_total{outcome=\"delivered\"} 1\n"));
         assert!(text.contains("aidlink_outbox_depth 3\n"));
         assert!(text.contains("aidlink_outbox_oldest_pending_seconds 60\n"));
+        assert!(text.contains("aidlink_stored_rows{table=\"bindings\"} 7\n"));
+        assert!(text.contains("aidlink_stored_rows{table=\"attempts\"} 0\n"));
     }
 }

@@ -7,18 +7,20 @@
 //! is not sent: it goes to the dead letter, saying so, for `replay` once the site is on again;
 //! likewise one whose site's PKEY or tagging hash was unset since.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aidlink_protocol::backoff::parse_retry_after;
 use aidlink_protocol::Backoff;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
 use crate::config::{Config, RtbHouse};
 use crate::metrics::Metrics;
 use crate::postback::{for_log, mask_pkey};
 use crate::reload::Settings;
-use crate::store::{Attempt, Delivery, Next, Store};
+use crate::store::{Attempt, ClaimPlan, Delivery, Next, Store};
 
 /// What one POST came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,8 +89,53 @@ pub struct Outbox {
     pub metrics: Arc<Metrics>,
 }
 
+/// How often postbacks of sites no longer configured are looked for (to dead-letter them).
+const OTHERS_EVERY: Duration = Duration::from_secs(10);
+/// How often due retries are looked for when nothing wakes the worker.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// The most slots one site may hold: all of them when it is the only site; otherwise never
+/// so many that the other sites are left without one, and never more than half when there are
+/// many, so that one site whose RTB House endpoint hangs cannot hold up the others by more
+/// than one attempt.
+pub fn site_cap(concurrency: u32, sites: usize) -> u32 {
+    let others = u32::try_from(sites.saturating_sub(1)).unwrap_or(u32::MAX);
+    if others == 0 {
+        return concurrency;
+    }
+    concurrency
+        .saturating_sub(others)
+        .max(concurrency / 2)
+        .max(1)
+}
+
+/// What to claim when `free` slots are free: the sites with the fewest postbacks in flight
+/// served first, each up to its cap; sites no longer configured when `others` is due.
+pub fn plan(
+    concurrency: u32,
+    free: u32,
+    sites: &[String],
+    in_flight: &HashMap<String, u32>,
+    others: bool,
+) -> ClaimPlan {
+    let cap = site_cap(concurrency, sites.len());
+    let busy = |site: &String| in_flight.get(site).copied().unwrap_or(0);
+    let mut order: Vec<&String> = sites.iter().collect();
+    order.sort_by_key(|site| busy(site));
+    ClaimPlan {
+        per_site: order
+            .into_iter()
+            .map(|site| (site.clone(), cap.saturating_sub(busy(site))))
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+        others: if others { free } else { 0 },
+        total: free,
+    }
+}
+
 impl Outbox {
-    /// Runs until the process ends: claims due postbacks and delivers them, up to 8 at once.
+    /// Runs until the process ends: keeps up to `rtbhouse.concurrency` postbacks in flight,
+    /// claiming the next as soon as one finishes, shared fairly between sites ([`plan`]).
     pub async fn run(self) {
         // A redirect is not followed: it would turn the POST into a GET elsewhere, and a 2xx
         // there is no acceptance by RTB House. A 3xx is a refusal like a 4xx.
@@ -96,28 +143,65 @@ impl Outbox {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds (TLS back end available)");
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let mut sites_of: HashMap<tokio::task::Id, String> = HashMap::new();
+        let mut in_flight: HashMap<String, u32> = HashMap::new();
+        let mut others_at = tokio::time::Instant::now();
         loop {
             let config = self.settings.current();
-            let lease = config.rtbhouse.timeout_ms as i64 + 10_000;
-            match self.store.claim_due(now_ms(), lease, 8).await {
-                Ok(due) if !due.is_empty() => {
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for delivery in due {
-                        tasks.spawn(deliver(
-                            self.store.clone(),
-                            client.clone(),
-                            config.clone(),
-                            self.metrics.clone(),
-                            delivery,
-                        ));
-                    }
-                    while tasks.join_next().await.is_some() {}
-                    continue;
+            let concurrency = config.rtbhouse.concurrency.max(1);
+            let free = concurrency.saturating_sub(tasks.len() as u32);
+            let mut more = false;
+            if free > 0 {
+                let sites: Vec<String> = config.site.iter().map(|s| s.id.clone()).collect();
+                let others = others_at.elapsed() >= OTHERS_EVERY;
+                if others {
+                    others_at = tokio::time::Instant::now();
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox: cannot read due postbacks"),
+                let plan = plan(concurrency, free, &sites, &in_flight, others);
+                let lease = config.rtbhouse.timeout_ms as i64 + 10_000;
+                match self.store.claim_due(now_ms(), lease, plan).await {
+                    Ok(due) => {
+                        // A full claim may have left more behind: claim again at once.
+                        more = due.len() as u32 == free;
+                        for delivery in due {
+                            *in_flight.entry(delivery.site.clone()).or_default() += 1;
+                            let (store, client, config, metrics) = (
+                                self.store.clone(),
+                                client.clone(),
+                                config.clone(),
+                                self.metrics.clone(),
+                            );
+                            let site = delivery.site.clone();
+                            let task =
+                                tasks.spawn(deliver(store, client, config, metrics, delivery));
+                            sites_of.insert(task.id(), site);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "outbox: cannot read due postbacks"),
+                }
             }
-            let _ = tokio::time::timeout(Duration::from_millis(500), self.wake.notified()).await;
+            if more && tasks.len() < concurrency as usize {
+                continue;
+            }
+            tokio::select! {
+                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    let id = match done {
+                        Ok((id, ())) => id,
+                        Err(e) => e.id(),
+                    };
+                    if let Some(site) = sites_of.remove(&id) {
+                        if let Some(n) = in_flight.get_mut(&site) {
+                            *n = n.saturating_sub(1);
+                            if *n == 0 {
+                                in_flight.remove(&site);
+                            }
+                        }
+                    }
+                }
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(IDLE) => {}
+            }
         }
     }
 }

@@ -2,90 +2,21 @@
 //! storage cannot commit — 503 with Retry-After, never a 2xx for something not stored.
 use std::sync::Arc;
 
-use aidlink_protocol::Binding;
 use aidlink_relay::config::Config;
 use aidlink_relay::http::{app, AppState};
 use aidlink_relay::metrics::Metrics;
 use aidlink_relay::reload::Settings;
-use aidlink_relay::store::*;
-use aidlink_relay::webhook::Lead;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 
-/// Storage whose disk is gone: every call fails.
-struct DownStore;
-
-fn down<T>() -> BoxFuture<'static, Result<T, StoreError>> {
-    Box::pin(async { Err(StoreError::Unavailable("disk I/O error".into())) })
-}
-
-impl Store for DownStore {
-    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        down()
-    }
-    fn put_binding(&self, _: Binding, _: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
-        down()
-    }
-    fn put_lead_event(&self, _: String, _: Lead, _: i64) -> BoxFuture<'_, Result<(), StoreError>> {
-        down()
-    }
-    fn decide(
-        &self,
-        _: aidlink_relay::config::Site,
-        _: String,
-        _: i64,
-    ) -> BoxFuture<'_, Result<Option<Decided>, StoreError>> {
-        down()
-    }
-    fn undecided(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>> {
-        down()
-    }
-    fn claim_due(
-        &self,
-        _: i64,
-        _: i64,
-        _: u32,
-    ) -> BoxFuture<'_, Result<Vec<Delivery>, StoreError>> {
-        down()
-    }
-    fn record_attempt(
-        &self,
-        _: Delivery,
-        _: Attempt,
-        _: Next,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
-        down()
-    }
-    fn requeue_dead(
-        &self,
-        _: String,
-        _: Option<String>,
-        _: i64,
-    ) -> BoxFuture<'_, Result<u64, StoreError>> {
-        down()
-    }
-    fn trail(&self, _: String, _: String) -> BoxFuture<'_, Result<Option<Trail>, StoreError>> {
-        down()
-    }
-    fn list(
-        &self,
-        _: String,
-        _: LeadStatus,
-        _: u32,
-    ) -> BoxFuture<'_, Result<Vec<LeadSummary>, StoreError>> {
-        down()
-    }
-    fn outbox_stats(&self) -> BoxFuture<'_, Result<OutboxStats, StoreError>> {
-        down()
-    }
-}
+mod support;
 
 fn router() -> axum::Router {
     let config = Config::parse(include_str!("../relay.example.toml")).unwrap();
     let state = AppState::new(
         Settings::new(config),
-        Arc::new(DownStore),
+        Arc::new(support::fault::Faulty::down()),
         Arc::new(Metrics::default()),
         Arc::new(tokio::sync::Notify::new()),
     );

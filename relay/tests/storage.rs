@@ -88,7 +88,7 @@ async fn a_lead_stored_but_not_decided_before_a_crash_is_sent_at_start() {
             .await
             .unwrap();
         assert_eq!(
-            store.undecided().await.unwrap(),
+            store.undecided(100).await.unwrap(),
             [("38342".to_string(), "call-7201".to_string())]
         );
     }

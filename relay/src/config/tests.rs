@@ -17,6 +17,9 @@ fn example_file_is_valid_and_shows_the_defaults() {
     assert_eq!(config.storage.url, "sqlite://aidlink.db");
     assert_eq!(config.rtbhouse.timeout_ms, 3000);
     assert_eq!(config.rtbhouse.retry_for(), Duration::from_secs(24 * 3600));
+    assert_eq!(config.rtbhouse.concurrency, RtbHouse::default().concurrency);
+    assert_eq!(config.storage.retention, Storage::default().retention);
+    assert_eq!(config.storage.retention(), Duration::from_secs(90 * 86_400));
     assert_eq!(site.metrics, vec![Metric::AllCalls]);
     assert_eq!(site.attribution, Attribution::LastNonDirect);
     assert_eq!(site.region, Region::Omni);
@@ -29,6 +32,8 @@ fn example_file_is_valid_and_shows_the_defaults() {
         "endpoint",
         "timeout_ms",
         "retry_for",
+        "retention",
+        "concurrency",
         "id",
         "enabled",
         "pkey",
@@ -65,7 +70,7 @@ fn minimal_site_gets_the_contract_defaults() {
 #[test]
 fn every_problem_is_reported_with_its_key_path() {
     let text = "[server]\nlisten = \"nowhere\"\nadmin_token = \"short\"\n\
-        [storage]\nurl = \"mysql://x\"\n[rtbhouse]\nretry_for = \"soon\"\n\
+        [storage]\nurl = \"mysql://x\"\nretention = \"2h\"\n[rtbhouse]\nretry_for = \"soon\"\nconcurrency = 0\n\
         [[site]]\nid = \"38342\"\npkey = \"\"\ntagging_hash = \"tooshort\"\nwebhook_token = \"t\"\n\
         allowed_origins = [\"https://ok.example\", \"https://shop.example/path\"]\n\
         [[site]]\nid = \"38342\"\npkey = \"p\"\ntagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\n\
@@ -75,6 +80,8 @@ fn every_problem_is_reported_with_its_key_path() {
         "server.listen: must be an address like 127.0.0.1:8080",
         "server.admin_token: required, at least 16 characters",
         "storage.url: must be sqlite://PATH (postgres:// is not in this build yet)",
+        "storage.retention: at least 1d: leads are delivered or dead-lettered within a day",
+        "rtbhouse.concurrency: must be 1 to 1024",
         "rtbhouse.retry_for: not a duration (\"24h\", \"90m\")",
         "site[0].tagging_hash: must be 20 letters or digits",
         "site[0].webhook_token: required, at least 16 characters",

@@ -45,6 +45,20 @@ impl Config {
                 "must be sqlite://PATH (postgres:// is not in this build yet)",
             );
         }
+        match humantime::parse_duration(&self.storage.retention) {
+            Ok(d) if d >= std::time::Duration::from_secs(86_400) => {}
+            Ok(_) => bad(
+                "storage.retention".into(),
+                "at least 1d: leads are delivered or dead-lettered within a day",
+            ),
+            Err(_) => bad(
+                "storage.retention".into(),
+                "not a duration (\"90d\", \"30days\")",
+            ),
+        }
+        if !(1..=1024).contains(&self.rtbhouse.concurrency) {
+            bad("rtbhouse.concurrency".into(), "must be 1 to 1024");
+        }
         let endpoint = &self.rtbhouse.endpoint;
         if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
             bad("rtbhouse.endpoint".into(), "must be an http(s) URL");

@@ -27,7 +27,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, 
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let outbox = state.store.outbox_stats().await?;
-    let text = state.metrics.render(outbox, now_ms());
+    let rows = state.store.row_counts().await?;
+    let text = state.metrics.render(outbox, rows, now_ms());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

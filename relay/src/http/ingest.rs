@@ -1,9 +1,8 @@
 //! Ingest: bindings from browsers (and site backends) and Calltouch webhooks. Both answer only
-//! after storage has committed; the webhook's decision runs after the response, and a sweep
-//! every few seconds decides any lead a failed decision left undecided.
+//! after storage has committed; the webhook's decision runs after the response
+//! ([`crate::pipeline`]), and its sweep decides any lead a failed decision left undecided.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aidlink_protocol::binding::MAX_BODY_BYTES;
 use aidlink_protocol::Binding;
@@ -224,54 +223,8 @@ pub async fn calltouch(
         .put_lead_event(site.id.clone(), lead, now_ms())
         .await?;
     tracing::info!(site = %site.id, lead = %lead_id, "webhook stored");
-    tokio::spawn(decide_lead(state.clone(), site.id.clone(), lead_id));
+    let pipeline = state.pipeline.clone();
+    let site_id = site.id.clone();
+    tokio::spawn(async move { pipeline.decide_logged(&site_id, &lead_id).await });
     Ok("OK")
-}
-
-/// Decides a stored lead with the current settings; wakes the outbox when a postback is queued.
-pub async fn decide_lead(state: Arc<AppState>, site_id: String, lead_id: String) {
-    let config = state.settings.current();
-    let Some(site) = config.site(&site_id).cloned() else {
-        tracing::warn!(site = %site_id, lead = %lead_id, "lead of a site no longer configured; left undecided");
-        return;
-    };
-    match state.store.decide(site, lead_id.clone(), now_ms()).await {
-        Ok(Some(decided)) => {
-            state.metrics.lead(&decided.reason);
-            tracing::info!(site = %site_id, lead = %lead_id, reason = %decided.reason, "lead decided");
-            if decided.queued {
-                state.wake.notify_one();
-            }
-        }
-        Ok(None) => {}
-        Err(e) => {
-            tracing::error!(site = %site_id, lead = %lead_id, error = %e, "lead not decided; retried by the next sweep")
-        }
-    }
-}
-
-/// Every `every`, decides the leads stored but still undecided: a decision that failed on a
-/// storage error (SQLITE_BUSY while `replay` holds the write lock, say) is retried within
-/// seconds, not at the next start. Leads of a site no longer configured wait, without a log
-/// line each time, until it is back.
-pub async fn sweep_undecided(state: Arc<AppState>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await; // the first tick is immediate; start-up has just decided what it found
-    loop {
-        tick.tick().await;
-        let undecided = match state.store.undecided().await {
-            Ok(leads) => leads,
-            Err(e) => {
-                tracing::warn!(error = %e, "sweep: cannot list undecided leads");
-                continue;
-            }
-        };
-        let config = state.settings.current();
-        for (site, lead) in undecided {
-            if config.site(&site).is_some() {
-                decide_lead(state.clone(), site, lead).await;
-            }
-        }
-    }
 }

@@ -5,8 +5,6 @@ mod admin;
 mod assets;
 mod ingest;
 
-pub use ingest::{decide_lead as decide_lead_now, sweep_undecided};
-
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -20,6 +18,7 @@ use axum::Router;
 use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
 use crate::reload::Settings;
 use crate::store::{Store, StoreError};
 
@@ -33,6 +32,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes the outbox when a postback is queued.
     pub wake: Arc<Notify>,
+    /// Decides a stored lead.
+    pub pipeline: Pipeline,
     /// Per-IP binding counts in the current minute.
     limiter: Mutex<HashMap<IpAddr, (u64, u32)>>,
 }
@@ -45,11 +46,18 @@ impl AppState {
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
     ) -> Arc<AppState> {
+        let pipeline = Pipeline {
+            settings: settings.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            wake: wake.clone(),
+        };
         Arc::new(AppState {
             settings,
             store,
             metrics,
             wake,
+            pipeline,
             limiter: Mutex::new(HashMap::new()),
         })
     }

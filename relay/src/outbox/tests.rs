@@ -164,3 +164,40 @@ fn retry_after_in_seconds_or_as_an_http_date() {
     );
     assert_eq!(retry_after_secs("soon", now), None);
 }
+
+fn sites(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn one_site_may_use_every_slot_and_many_never_more_than_half() {
+    assert_eq!(site_cap(16, 1), 16);
+    assert_eq!(
+        site_cap(16, 2),
+        15,
+        "one slot always left for the other site"
+    );
+    assert_eq!(site_cap(16, 5), 12);
+    assert_eq!(
+        site_cap(16, 40),
+        8,
+        "never more than half when there are many"
+    );
+    assert_eq!(site_cap(1, 2), 1);
+}
+
+#[test]
+fn the_site_with_the_fewest_in_flight_is_served_first() {
+    let in_flight: HashMap<String, u32> = [("a".to_string(), 15)].into_iter().collect();
+    let busy = plan(16, 1, &sites(&["a", "b"]), &in_flight, false);
+    assert_eq!(busy.total, 1);
+    assert_eq!(busy.others, 0);
+    assert_eq!(
+        busy.per_site,
+        vec![("b".to_string(), 15)],
+        "a is at its cap (15): only b may take the free slot"
+    );
+    let idle = plan(16, 16, &sites(&["a", "b"]), &HashMap::new(), true);
+    assert_eq!(idle.per_site.len(), 2);
+    assert_eq!((idle.others, idle.total), (16, 16));
+}

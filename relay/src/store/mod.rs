@@ -1,7 +1,13 @@
 //! Durable storage behind one trait, [`Store`], so a PostgreSQL implementation can follow for
-//! several instances. Every method resolves only once its writes are committed: the HTTP layer
-//! acknowledges nothing that is not durable. [`sqlite`] is the embedded implementation.
+//! several instances. The store loads facts and writes results; it decides nothing (the rules
+//! are [`crate::decide`], the order of work is [`crate::pipeline`]). Every write resolves only
+//! once it is committed: the HTTP layer acknowledges nothing that is not durable. Reads that a
+//! decision, the lead API or `/metrics` needs never wait behind writes. [`sqlite`] is the
+//! embedded implementation; the conformance suite (`conformance`, tests only) is the bar every
+//! backend passes.
 
+#[cfg(test)]
+mod conformance;
 pub mod sqlite;
 
 use std::future::Future;
@@ -11,7 +17,7 @@ use std::sync::Arc;
 use aidlink_protocol::Binding;
 use serde::Serialize;
 
-use crate::config::Site;
+use crate::decide::{LeadFacts, StoredTouch, Verdict};
 use crate::postback::Postback;
 use crate::webhook::Lead;
 
@@ -74,15 +80,6 @@ impl LeadStatus {
         .into_iter()
         .find(|s| s.as_str() == name)
     }
-}
-
-/// What deciding a lead came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decided {
-    /// The recorded reason (`sent`, `filtered:tags`, …).
-    pub reason: String,
-    /// A postback was queued.
-    pub queued: bool,
 }
 
 /// A postback due for delivery.
@@ -189,7 +186,64 @@ pub struct OutboxStats {
     pub oldest_ms: Option<i64>,
 }
 
-/// Durable storage. Every future resolves after commit.
+/// Rows stored per table, for `/metrics` (kept by the store as rows come and go, so reading
+/// them costs the same with a million rows as with ten).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    /// `bindings`.
+    pub bindings: u64,
+    /// `leads`.
+    pub leads: u64,
+    /// `lead_events`.
+    pub lead_events: u64,
+    /// `outbox`.
+    pub outbox: u64,
+    /// `attempts`.
+    pub attempts: u64,
+}
+
+/// Which ids a lead's touchpoints are looked up by (any of them matches).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TouchKeys {
+    /// The lead's Calltouch session id.
+    pub session: Option<String>,
+    /// The lead's Calltouch visitor id.
+    pub ct_client: Option<String>,
+    /// The RTB House id chosen for the lead.
+    pub aid: Option<String>,
+}
+
+/// What to claim from the outbox, round-robin: one due postback of each listed site in turn
+/// (a site at its `n` or with nothing due drops out) until `total` are claimed; then, up to the
+/// same total, `others` of sites not listed (a site removed from the settings, whose postbacks
+/// the outbox dead-letters rather than leaving them pending forever).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimPlan {
+    /// `(site, at most how many)`, in the order they are served in each round.
+    pub per_site: Vec<(String, u32)>,
+    /// At most how many of sites not in `per_site`.
+    pub others: u32,
+    /// At most how many in all.
+    pub total: u32,
+}
+
+/// How many rows one retention batch deleted, per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Bindings deleted.
+    pub bindings: u64,
+    /// Leads deleted (with their events, attempts and outbox rows).
+    pub leads: u64,
+}
+
+impl Purged {
+    /// Rows deleted in all.
+    pub fn total(&self) -> u64 {
+        self.bindings + self.leads
+    }
+}
+
+/// Durable storage. Writes resolve after commit; reads see committed data.
 pub trait Store: Send + Sync {
     /// Answers when the database does (readiness).
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
@@ -197,29 +251,53 @@ pub trait Store: Send + Sync {
     /// (ids are the client's, unique per site).
     fn put_binding(&self, binding: Binding, now_ms: i64)
         -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// Stores a webhook event of a lead (marks the lead undecided).
+    /// Stores a webhook event of a lead and marks the lead undecided. The first call-end event
+    /// is what a call is judged on: a later event is recorded but does not replace its facts.
     fn put_lead_event(
         &self,
         site: String,
         lead: Lead,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Decides an undecided lead with `site`'s settings, queueing its postback when it goes;
-    /// `None` when there was nothing to decide.
-    fn decide(
+    /// The stored facts of a lead (its latest facts, state, and the bindings of its session
+    /// and of its Calltouch visitor, newest first, at most `limit` of each); `None` when the
+    /// lead is unknown.
+    fn lead_facts(
         &self,
-        site: Site,
+        site: String,
         lead_id: String,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Option<LeadFacts>, StoreError>>;
+    /// The touchpoints stored with bindings matching any of `keys`, received no later than
+    /// `until_ms`: the most recent `limit` for each key.
+    fn touches(
+        &self,
+        site: String,
+        keys: TouchKeys,
+        until_ms: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<StoredTouch>, StoreError>>;
+    /// Records a verdict on the lead as it was at `version` (queueing its postback, if any);
+    /// false, writing nothing, when the lead has changed since (a new event: load and judge
+    /// again) or was decided meanwhile.
+    fn record_verdict(
+        &self,
+        site: String,
+        lead_id: String,
+        version: i64,
+        verdict: Verdict,
         now_ms: i64,
-    ) -> BoxFuture<'_, Result<Option<Decided>, StoreError>>;
-    /// `(site, lead_id)` of leads stored but not decided (crash between store and decide).
-    fn undecided(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>>;
-    /// Postbacks due now, leased for `lease_ms` so a crash mid-attempt retries them later.
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// `(site, lead_id)` of up to `limit` leads stored but not decided (crash between store and
+    /// decide, or a decision that failed), oldest first.
+    fn undecided(&self, limit: u32) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>>;
+    /// Due postbacks per `plan`, leased for `lease_ms` (another claim skips them until then, so
+    /// a crash mid-attempt retries them after the lease).
     fn claim_due(
         &self,
         now_ms: i64,
         lease_ms: i64,
-        limit: u32,
+        plan: ClaimPlan,
     ) -> BoxFuture<'_, Result<Vec<Delivery>, StoreError>>;
     /// Records an attempt and where the postback goes next.
     fn record_attempt(
@@ -250,6 +328,15 @@ pub trait Store: Send + Sync {
     ) -> BoxFuture<'_, Result<Vec<LeadSummary>, StoreError>>;
     /// Outbox gauges.
     fn outbox_stats(&self) -> BoxFuture<'_, Result<OutboxStats, StoreError>>;
+    /// Rows stored per table.
+    fn row_counts(&self) -> BoxFuture<'_, Result<RowCounts, StoreError>>;
+    /// One retention batch: deletes up to `batch` bindings and up to `batch` settled leads
+    /// (filtered, sent or dead; with their events, attempts and outbox rows) last changed
+    /// before `cutoff_ms`. A lead still new, waiting or retrying is never deleted.
+    fn purge(&self, cutoff_ms: i64, batch: u32) -> BoxFuture<'_, Result<Purged, StoreError>>;
+    /// Gives some of the space freed by deleted rows back to the file system (incremental
+    /// vacuum, a few hundred pages per call); how many free pages are left.
+    fn reclaim(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
 /// Opens the store named by `storage.url`.

@@ -1,37 +1,48 @@
-//! Embedded SQLite storage (rusqlite, bundled SQLite): WAL journal, `synchronous=FULL`,
-//! schema migrations by `user_version` (`schema`), decisions in the writer's transaction
-//! (`decide`). One writer thread owns the connection and commits whatever requests are
+//! Embedded SQLite storage (rusqlite, bundled SQLite): WAL journal, `synchronous=FULL`, schema
+//! migrations by `user_version` (`schema`), every statement a constant (`sql`).
+//!
+//! Writes: one writer thread owns the writing connection and commits whatever requests are
 //! waiting in one transaction (group commit), so concurrent ingest costs one fsync per batch,
 //! not per request; each request runs in its own savepoint so one failure does not spoil its
-//! batch. A request's future resolves only after its batch has committed.
+//! batch, and resolves only after its batch has committed. Reads (a decision's facts, the lead
+//! API, `/metrics`) run on a few read-only connections beside it: WAL lets them read the last
+//! commit while the writer works, so no read waits behind a write and no write behind a read.
+
+mod read;
+mod schema;
+mod sql;
+mod write;
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use aidlink_protocol::Binding;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
 
 use super::{
-    Attempt, BoxFuture, Decided, Delivery, LeadStatus, LeadSummary, Next, OutboxStats, Store,
-    StoreError, Trail, TrailAttempt, TrailEvent,
+    Attempt, BoxFuture, ClaimPlan, Delivery, LeadStatus, LeadSummary, Next, OutboxStats, Purged,
+    RowCounts, Store, StoreError, TouchKeys, Trail,
 };
-use crate::config::Site;
-use crate::postback::{self, Postback};
-use crate::webhook::{CallPhase, Lead, LeadKind};
-
-mod decide;
-mod schema;
+use crate::decide::{LeadFacts, StoredTouch, Verdict};
+use crate::webhook::Lead;
 
 type Completion = Box<dyn FnOnce(bool) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
 /// Largest number of requests committed together.
 const MAX_BATCH: usize = 256;
+/// Read-only connections beside the writer.
+const READERS: usize = 4;
 
 /// The SQLite store; cheap to share.
 pub struct Sqlite {
     jobs: mpsc::Sender<Job>,
+    readers: Arc<Readers>,
     stats: Arc<GroupCommitStats>,
 }
 
@@ -52,6 +63,7 @@ impl Sqlite {
     /// Opens (creating and migrating) the database at `path` and starts its writer thread.
     pub fn open(path: &str) -> Result<Sqlite, StoreError> {
         let conn = Connection::open(path).map_err(unavailable)?;
+        schema::prepare_new(&conn).map_err(unavailable)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
         )
@@ -64,7 +76,15 @@ impl Sqlite {
             .name("aidlink-store".into())
             .spawn(move || writer(conn, queue, &counters))
             .map_err(unavailable)?;
-        Ok(Sqlite { jobs, stats })
+        Ok(Sqlite {
+            jobs,
+            readers: Arc::new(Readers {
+                path: path.to_string(),
+                idle: Mutex::new(Vec::new()),
+                permits: Semaphore::new(READERS),
+            }),
+            stats,
+        })
     }
 
     /// Group-commit counters.
@@ -72,6 +92,7 @@ impl Sqlite {
         &self.stats
     }
 
+    /// Runs `f` on the writer, in its own savepoint of the next group-committed transaction.
     fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -95,20 +116,69 @@ impl Sqlite {
                 .map_err(|_| unavailable("the storage thread has stopped"))?
         })
     }
+
+    /// Runs `f` on a read-only connection.
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T, StoreError>> {
+        let readers = self.readers.clone();
+        Box::pin(async move { readers.read(f).await })
+    }
+}
+
+/// The read-only connections, opened as needed up to [`READERS`].
+struct Readers {
+    path: String,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+impl Readers {
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=ON;")?;
+        Ok(conn)
+    }
+
+    async fn read<T: Send + 'static>(
+        self: Arc<Self>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let _permit = self.permits.acquire().await.map_err(unavailable)?;
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open().map_err(unavailable)?,
+        };
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let result = f(&conn);
+            (conn, result)
+        })
+        .await
+        .map_err(unavailable)?;
+        if result.is_ok() {
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.push(conn);
+            }
+        }
+        result.map_err(unavailable)
+    }
 }
 
 fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
-    conn.execute_batch("SAVEPOINT job")?;
+    conn.prepare_cached("SAVEPOINT job")?.execute([])?;
     let result = f(conn);
-    let end = if result.is_ok() {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
-    conn.execute_batch(end)?;
+    if result.is_err() {
+        conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+    }
+    conn.prepare_cached("RELEASE job")?.execute([])?;
     result
 }
 
@@ -151,16 +221,50 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> 
     })
 }
 
-fn phase_name(lead: &Lead) -> Option<&'static str> {
-    lead.phase.map(|p| match p {
-        CallPhase::Connected => "connected",
-        CallPhase::Disconnected => "disconnected",
-    })
+/// Where a queued postback is, as stored in `outbox.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutboxState {
+    /// Queued, or waiting to be retried.
+    Retrying,
+    /// Accepted by RTB House.
+    Delivered,
+    /// Dead letter.
+    Dead,
+}
+
+impl OutboxState {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Retrying => "retrying",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Dead => "dead",
+        }
+    }
+}
+
+impl ToSql for OutboxState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl ToSql for LeadStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for LeadStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let name = value.as_str()?;
+        LeadStatus::parse(name)
+            .ok_or_else(|| FromSqlError::Other(format!("lead status {name:?}").into()))
+    }
 }
 
 impl Store for Sqlite {
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
     }
 
     fn put_binding(
@@ -168,16 +272,7 @@ impl Store for Sqlite {
         binding: Binding,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.run(move |conn| {
-            let touch = binding.touch.as_ref().map(to_json).transpose()?;
-            let touch_ts = binding.touch.as_ref().map_or(now_ms, |t| if t.ts > 0 { t.ts as i64 } else { now_ms });
-            let inserted = conn.execute(
-                "INSERT INTO bindings (id, site, session, ct_client, aid, touch, touch_ts, created_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (site, id) DO NOTHING",
-                params![binding.id, binding.site, binding.session, binding.ct_client, binding.aid, touch, touch_ts, now_ms],
-            )?;
-            Ok(inserted == 1)
-        })
+        self.run(move |conn| write::put_binding(conn, &binding, now_ms))
     }
 
     fn put_lead_event(
@@ -186,95 +281,52 @@ impl Store for Sqlite {
         lead: Lead,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.run(move |conn| {
-            let lead_id = lead.lead_id();
-            let existing: Option<String> = conn
-                .query_row("SELECT lead FROM leads WHERE site = ?1 AND lead_id = ?2", params![site, lead_id], |r| r.get(0))
-                .optional()?;
-            // The first call-end event is what the call is judged on (DOMAIN.md §1: a tag added
-            // after the call ended does not count): later events, a late start or a redelivered
-            // end with newer tags, are recorded and may re-run the decision (say the switch was
-            // turned on since), but do not replace the facts of the end.
-            let keep_existing = match &existing {
-                Some(text) => from_json::<Lead>(text)?.is_call_end(),
-                None => false,
-            };
-            let json = to_json(&lead)?;
-            if existing.is_none() {
-                conn.execute(
-                    "INSERT INTO leads (site, lead_id, lead, status, reason, decided, created_ms, updated_ms) \
-                     VALUES (?1, ?2, ?3, 'new', NULL, 0, ?4, ?4)",
-                    params![site, lead_id, json, now_ms],
-                )?;
-            } else if keep_existing {
-                conn.execute("UPDATE leads SET decided = 0 WHERE site = ?1 AND lead_id = ?2", params![site, lead_id])?;
-            } else {
-                conn.execute(
-                    "UPDATE leads SET lead = ?3, decided = 0, updated_ms = ?4 WHERE site = ?1 AND lead_id = ?2",
-                    params![site, lead_id, json, now_ms],
-                )?;
-            }
-            conn.execute(
-                "INSERT INTO lead_events (site, lead_id, received_ms, phase, reason) VALUES (?1, ?2, ?3, ?4, NULL)",
-                params![site, lead_id, now_ms, phase_name(&lead)],
-            )?;
-            Ok(())
-        })
+        self.run(move |conn| write::put_lead_event(conn, &site, &lead, now_ms))
     }
 
-    fn decide(
+    fn lead_facts(
         &self,
-        site: Site,
+        site: String,
         lead_id: String,
-        now_ms: i64,
-    ) -> BoxFuture<'_, Result<Option<Decided>, StoreError>> {
-        self.run(move |conn| decide::decide_in(conn, &site, &lead_id, now_ms))
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Option<LeadFacts>, StoreError>> {
+        self.read(move |conn| read::lead_facts(conn, &site, &lead_id, limit))
     }
 
-    fn undecided(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>> {
-        self.run(|conn| {
-            let mut stmt = conn
-                .prepare("SELECT site, lead_id FROM leads WHERE decided = 0 ORDER BY updated_ms")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
+    fn touches(
+        &self,
+        site: String,
+        keys: TouchKeys,
+        until_ms: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<StoredTouch>, StoreError>> {
+        self.read(move |conn| read::touches(conn, &site, &keys, until_ms, limit))
+    }
+
+    fn record_verdict(
+        &self,
+        site: String,
+        lead_id: String,
+        version: i64,
+        verdict: Verdict,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.run(move |conn| {
+            write::record_verdict(conn, &site, &lead_id, version, &verdict, now_ms)
         })
+    }
+
+    fn undecided(&self, limit: u32) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>> {
+        self.read(move |conn| read::undecided(conn, limit))
     }
 
     fn claim_due(
         &self,
         now_ms: i64,
         lease_ms: i64,
-        limit: u32,
+        plan: ClaimPlan,
     ) -> BoxFuture<'_, Result<Vec<Delivery>, StoreError>> {
-        self.run(move |conn| {
-            let due: Vec<Delivery> = {
-                let mut stmt = conn.prepare(
-                    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms FROM outbox \
-                     WHERE state = 'retrying' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2",
-                )?;
-                let rows = stmt.query_map(params![now_ms, limit], |r| {
-                    let kind: String = r.get(2)?;
-                    let kind = LeadKind::parse(&kind).ok_or_else(|| {
-                        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, format!("lead kind {kind:?}").into())
-                    })?;
-                    Ok(Delivery {
-                        site: r.get(0)?,
-                        lead_id: r.get(1)?,
-                        postback: Postback { kind, source_id: r.get(3)?, aid: r.get(4)?, time_ms: r.get(5)? },
-                        attempts: r.get(6)?,
-                        first_at_ms: r.get(7)?,
-                    })
-                })?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
-            for d in &due {
-                conn.execute(
-                    "UPDATE outbox SET next_at_ms = ?3 WHERE site = ?1 AND lead_id = ?2",
-                    params![d.site, d.lead_id, now_ms + lease_ms],
-                )?;
-            }
-            Ok(due)
-        })
+        self.run(move |conn| write::claim_due(conn, now_ms, lease_ms, &plan))
     }
 
     fn record_attempt(
@@ -283,26 +335,7 @@ impl Store for Sqlite {
         attempt: Attempt,
         next: Next,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.run(move |conn| {
-            let (state, next_at, status) = match next {
-                Next::Delivered => ("delivered", attempt.at_ms, LeadStatus::Sent),
-                Next::RetryAt(at) => ("retrying", at, LeadStatus::Retrying),
-                Next::Dead => ("dead", attempt.at_ms, LeadStatus::Dead),
-            };
-            conn.execute(
-                "INSERT INTO attempts (site, lead_id, at_ms, status, error, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![delivery.site, delivery.lead_id, attempt.at_ms, attempt.status, attempt.error, postback::mask_pkey(&attempt.url)],
-            )?;
-            conn.execute(
-                "UPDATE outbox SET state = ?3, attempts = attempts + 1, next_at_ms = ?4 WHERE site = ?1 AND lead_id = ?2",
-                params![delivery.site, delivery.lead_id, state, next_at],
-            )?;
-            conn.execute(
-                "UPDATE leads SET status = ?3, updated_ms = ?4 WHERE site = ?1 AND lead_id = ?2",
-                params![delivery.site, delivery.lead_id, status.as_str(), attempt.at_ms],
-            )?;
-            Ok(())
-        })
+        self.run(move |conn| write::record_attempt(conn, &delivery, &attempt, next))
     }
 
     fn requeue_dead(
@@ -311,18 +344,7 @@ impl Store for Sqlite {
         lead_id: Option<String>,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<u64, StoreError>> {
-        self.run(move |conn| {
-            let filter = "site = ?1 AND (?2 IS NULL OR lead_id = ?2)";
-            conn.execute(
-                &format!("UPDATE leads SET status = 'retrying', updated_ms = ?3 WHERE {filter} AND status = 'dead'"),
-                params![site, lead_id, now_ms],
-            )?;
-            let n = conn.execute(
-                &format!("UPDATE outbox SET state = 'retrying', next_at_ms = ?3, first_at_ms = ?3 WHERE {filter} AND state = 'dead'"),
-                params![site, lead_id, now_ms],
-            )?;
-            Ok(n as u64)
-        })
+        self.run(move |conn| write::requeue_dead(conn, &site, lead_id.as_deref(), now_ms))
     }
 
     fn trail(
@@ -330,33 +352,7 @@ impl Store for Sqlite {
         site: String,
         lead_id: String,
     ) -> BoxFuture<'_, Result<Option<Trail>, StoreError>> {
-        self.run(move |conn| {
-            let row: Option<(String, String, Option<String>)> = conn
-                .query_row(
-                    "SELECT lead, status, reason FROM leads WHERE site = ?1 AND lead_id = ?2",
-                    params![site, lead_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let Some((lead, status, reason)) = row else { return Ok(None) };
-            let mut stmt = conn.prepare("SELECT received_ms, phase, reason FROM lead_events WHERE site = ?1 AND lead_id = ?2 ORDER BY seq")?;
-            let events = stmt
-                .query_map(params![site, lead_id], |r| Ok(TrailEvent { received_ms: r.get(0)?, phase: r.get(1)?, reason: r.get(2)? }))?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut stmt = conn.prepare("SELECT at_ms, status, error, url FROM attempts WHERE site = ?1 AND lead_id = ?2 ORDER BY seq")?;
-            let attempts = stmt
-                .query_map(params![site, lead_id], |r| Ok(TrailAttempt { at_ms: r.get(0)?, status: r.get(1)?, error: r.get(2)?, url: r.get(3)? }))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(Some(Trail {
-                status: LeadStatus::parse(&status).unwrap_or(LeadStatus::New),
-                site,
-                lead_id,
-                reason,
-                lead: from_json(&lead)?,
-                events,
-                attempts,
-            }))
-        })
+        self.read(move |conn| read::trail(conn, site, lead_id))
     }
 
     fn list(
@@ -365,29 +361,32 @@ impl Store for Sqlite {
         status: LeadStatus,
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<LeadSummary>, StoreError>> {
-        self.run(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT lead_id, reason, updated_ms FROM leads WHERE site = ?1 AND status = ?2 ORDER BY updated_ms DESC LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(params![site, status.as_str(), limit], |r| {
-                Ok(LeadSummary { lead_id: r.get(0)?, status, reason: r.get(1)?, updated_ms: r.get(2)? })
-            })?;
-            rows.collect()
-        })
+        self.read(move |conn| read::list(conn, &site, status, limit))
     }
 
     fn outbox_stats(&self) -> BoxFuture<'_, Result<OutboxStats, StoreError>> {
+        self.read(read::outbox_stats)
+    }
+
+    fn row_counts(&self) -> BoxFuture<'_, Result<RowCounts, StoreError>> {
+        self.read(read::row_counts)
+    }
+
+    fn purge(&self, cutoff_ms: i64, batch: u32) -> BoxFuture<'_, Result<Purged, StoreError>> {
+        self.run(move |conn| write::purge(conn, cutoff_ms, batch))
+    }
+
+    fn reclaim(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        // A few hundred free pages at a time, so the writer is never held for long.
         self.run(|conn| {
-            conn.query_row(
-                "SELECT COUNT(*), MIN(first_at_ms) FROM outbox WHERE state = 'retrying'",
-                [],
-                |r| {
-                    Ok(OutboxStats {
-                        depth: r.get::<_, i64>(0)? as u64,
-                        oldest_ms: r.get(1)?,
-                    })
-                },
-            )
+            let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+            if mode == 2 {
+                conn.execute_batch("PRAGMA incremental_vacuum(256);")?;
+                conn.query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0))
+                    .map(|n| n.max(0) as u64)
+            } else {
+                Ok(0)
+            }
         })
     }
 }

@@ -3,6 +3,8 @@
 //! that records postbacks and answers with scripted statuses).
 #![allow(dead_code)]
 
+pub mod fault;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -119,7 +119,12 @@ async fn queued_postbacks_keep_their_facts_and_lose_their_url() {
     let store =
         crate::store::sqlite::Sqlite::open(dir.path().join("old.db").to_str().unwrap()).unwrap();
     use crate::store::Store;
-    let due = store.claim_due(1, 1000, 10).await.unwrap();
+    let plan = crate::store::ClaimPlan {
+        per_site: vec![("38342".into(), 10)],
+        others: 10,
+        total: 10,
+    };
+    let due = store.claim_due(1, 1000, plan).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(
         due[0].postback,
