@@ -1,6 +1,6 @@
 //! The RTB House server-to-server postback (DOMAIN.md §4): one URL, no body, every value
 //! percent-encoded. No personal data: only the pseudonymous id, the event code and an opaque
-//! conversion id. Pure.
+//! conversion id. RTB House refuses conversions more than 24 hours old ([`too_old`]). Pure.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -57,6 +57,17 @@ pub fn postback_url(
         enc(&tag),
         enc(cd)
     )
+}
+
+/// How old a conversion RTB House still accepts: 24 hours after its event time.
+pub const HORIZON_MS: i64 = 24 * 3600 * 1000;
+
+/// Why a postback of event time `time_ms` must not be sent at `now_ms`: more than 24 hours
+/// ([`HORIZON_MS`]) have passed, `too old for RTB House (25h)`, its age in whole hours rounded
+/// down (so just past the horizon reads `(24h)`). Exactly 24 hours is still in time.
+pub fn too_old(time_ms: i64, now_ms: i64) -> Option<String> {
+    let age_ms = now_ms.saturating_sub(time_ms);
+    (age_ms > HORIZON_MS).then(|| format!("too old for RTB House ({}h)", age_ms / 3_600_000))
 }
 
 /// What a queued postback keeps of its lead: enough to build the URL at each attempt from the
@@ -256,5 +267,28 @@ mod tests {
             for_log("https://x/p?uid=U1&sid=S1"),
             "https://x/p?uid=***&sid=***"
         );
+    }
+
+    #[test]
+    fn older_than_24_hours_is_too_old() {
+        let hour = 3_600_000;
+        let t = 1_732_500_000_000;
+        assert_eq!(too_old(t, t), None);
+        assert_eq!(too_old(t, t + HORIZON_MS), None, "exactly 24 h is in time");
+        assert_eq!(
+            too_old(t, t + HORIZON_MS + 1).as_deref(),
+            Some("too old for RTB House (24h)"),
+            "hours rounded down"
+        );
+        assert_eq!(
+            too_old(t, t + 25 * hour + 59 * 60_000).as_deref(),
+            Some("too old for RTB House (25h)")
+        );
+        assert_eq!(
+            too_old(t, t - hour),
+            None,
+            "an event time ahead of the clock"
+        );
+        assert_eq!(HORIZON_MS, 24 * hour);
     }
 }
