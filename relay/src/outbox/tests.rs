@@ -22,6 +22,7 @@ fn delivery(attempts: u32) -> Delivery {
             source_id: "1".into(),
             aid: "Aid1".into(),
             time_ms: 5,
+            cd: crate::postback::Cd::Default,
         },
         attempts,
         first_at_ms: 0,

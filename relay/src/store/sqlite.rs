@@ -17,7 +17,7 @@ use super::{
     StoreError, Trail, TrailAttempt, TrailEvent,
 };
 use crate::config::Site;
-use crate::postback::{self, Postback};
+use crate::postback::{self, Cd, Postback};
 use crate::webhook::{CallPhase, Lead, LeadKind};
 
 mod decide;
@@ -260,7 +260,9 @@ impl Store for Sqlite {
                     Ok(Delivery {
                         site: r.get(0)?,
                         lead_id: r.get(1)?,
-                        postback: Postback { kind, source_id: r.get(3)?, aid: r.get(4)?, time_ms: r.get(5)? },
+                        // The outbox has no cd column yet: the decided cd is not kept, so a
+                        // queued postback goes with cd=default whatever the site's dedup.
+                        postback: Postback { kind, source_id: r.get(3)?, aid: r.get(4)?, time_ms: r.get(5)?, cd: Cd::Default },
                         attempts: r.get(6)?,
                         first_at_ms: r.get(7)?,
                     })

@@ -99,10 +99,10 @@ pub(super) fn decide_in(
     let decision = decide::decide(site, &lead, aid.as_deref(), &touches);
     let reason = decision.reason();
     let (status, queued) = match &decision {
-        Decision::Send { aid } => {
+        Decision::Send { aid, credit } => {
             // Its time is fixed now, from the first receipt: a redelivery or a restart does
             // not move it (a queued lead is never decided again).
-            let postback = Postback::for_lead(&lead, aid, first_received_ms);
+            let postback = Postback::for_lead(&lead, aid, first_received_ms, credit.cd);
             conn.execute(
                 "INSERT INTO outbox (site, lead_id, kind, source_id, aid, time_ms, state, attempts, next_at_ms, first_at_ms) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'retrying', 0, ?7, ?7) ON CONFLICT DO NOTHING",
