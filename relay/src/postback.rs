@@ -80,6 +80,13 @@ impl Cd {
             Cd::True => "true",
         }
     }
+
+    /// The value [`Cd::as_str`] wrote (as stored); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Cd> {
+        [Cd::Default, Cd::False, Cd::True]
+            .into_iter()
+            .find(|cd| cd.as_str() == text)
+    }
 }
 
 /// How old a conversion RTB House still accepts: 24 hours after its event time.
@@ -347,7 +354,9 @@ mod tests {
                 .url(endpoint, &site());
             assert!(url.ends_with(&format!("_ct-call-5_&cd={text}")), "{url}");
             assert_eq!(cd.as_str(), text);
+            assert_eq!(Cd::parse(text), Some(cd), "stored and read back");
         }
+        assert_eq!(Cd::parse("False"), None);
     }
 
     #[test]
