@@ -103,7 +103,8 @@ pub struct RtbHouse {
     pub endpoint: String,
     /// Timeout of one postback request, ms. Default 3000.
     pub timeout_ms: u64,
-    /// How long a failing postback is retried before the dead letter. Default `24h`.
+    /// How long a failing postback is retried before the dead letter. Default `24h`, which is
+    /// also the most allowed: RTB House refuses conversions older than 24 hours.
     pub retry_for: String,
     /// First retry delay, ms (doubles up to `retry_cap_ms`, with jitter). Default 1000.
     pub retry_base_ms: u64,
@@ -177,6 +178,22 @@ pub struct Site {
     /// Key of the RTB House id in Calltouch `attrs`. Default `__r_aid_v__`.
     #[serde(default = "default_attr_key")]
     pub attr_key: String,
+    /// The `cd` sent to RTB House: `default` (RTB House decides; default) or `attribution`
+    /// (from the lead's source under `attribution`: one of `rtbhouse_sources` sends
+    /// `cd=false`, anything else, direct included, `cd=true`).
+    #[serde(default)]
+    pub dedup: Dedup,
+    /// `utm_source` (else `source`) values that mean RTB House, case-insensitive. Default
+    /// `["rtbhouse", "rtb-house", "rtb_house"]`.
+    #[serde(default = "default_rtbhouse_sources")]
+    pub rtbhouse_sources: Vec<String>,
+    /// The value segment of a call's conversion tag: a decimal with a dot, ≥ 0, at most two
+    /// decimals (`"1500"`, `"1500.50"`). Default `""`: none (an empty segment).
+    #[serde(default)]
+    pub call_value: String,
+    /// The same for a web-form lead. Default `""`.
+    #[serde(default)]
+    pub request_value: String,
 }
 
 fn yes() -> bool {
@@ -187,6 +204,24 @@ fn default_metrics() -> Vec<Metric> {
 }
 fn default_attr_key() -> String {
     aidlink_protocol::cookie::RTB_COOKIE.into()
+}
+fn default_rtbhouse_sources() -> Vec<String> {
+    ["rtbhouse", "rtb-house", "rtb_house"]
+        .map(String::from)
+        .into()
+}
+
+/// How the postback's `cd` ("custom deduplication", an attribution flag: DOMAIN.md §4) is
+/// chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dedup {
+    /// `cd=default`: RTB House attributes the conversion itself (default).
+    #[default]
+    Default,
+    /// `cd=false` when the lead's source under the site's attribution model is RTB House
+    /// (`rtbhouse_sources`), else `cd=true`.
+    Attribution,
 }
 
 /// RTB House region (`{region}` in the endpoint).
@@ -401,6 +436,10 @@ impl fmt::Debug for Site {
             .field("tags", &self.tags)
             .field("traffic", &self.traffic)
             .field("attribution", &self.attribution)
+            .field("dedup", &self.dedup)
+            .field("rtbhouse_sources", &self.rtbhouse_sources)
+            .field("call_value", &self.call_value)
+            .field("request_value", &self.request_value)
             .finish_non_exhaustive()
     }
 }

@@ -1,10 +1,13 @@
 //! Whether a lead goes to RTB House, per the operator's settings (DOMAIN.md §5), in order; the
-//! first "no" is the reason recorded. Pure: the store supplies the bindings and touchpoints.
+//! first "no" is the reason recorded, and, for a lead that goes, its [`Credit`]: the source
+//! it was judged on and the `cd` it is sent with. Pure: the store supplies the bindings and
+//! touchpoints.
 
 use aidlink_protocol::cookie::is_valid_aid;
 use aidlink_protocol::Touch;
 
-use crate::config::{Attribution, Metric, Site, TagMatch, TrafficField, TrafficOp};
+use crate::config::{Attribution, Dedup, Metric, Site, TagMatch, TrafficField, TrafficOp};
+use crate::postback::Cd;
 use crate::webhook::{Lead, LeadKind, Traffic};
 
 mod verdict;
@@ -14,10 +17,13 @@ pub use verdict::{judge, rtb_id, visits, Candidate, LeadFacts, StoredTouch, Verd
 /// The decision about one lead event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Post it to RTB House with this visitor id.
+    /// Post it to RTB House with this visitor id and credit.
     Send {
         /// The RTB House id.
         aid: String,
+        /// The source the lead was judged on and the `cd` to send (for the postback and the
+        /// lead's trail).
+        credit: Credit,
     },
     /// A filter said no.
     Filtered(Filter),
@@ -30,6 +36,17 @@ pub enum Decision {
     /// The site's PKEY or tagging hash is not set yet (the key: `pkey`, `tagging_hash`).
     /// Recorded like a filter; a later event of the lead is decided afresh.
     Misconfigured(&'static str),
+}
+
+/// Whom a lead is credited to: the source it was judged on under the site's attribution model
+/// and the `cd` that follows from the site's `dedup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credit {
+    /// `utm_source`, else `source` (a visit's referrer host), else `(direct)`.
+    pub source: String,
+    /// `default` under `dedup = "default"`; under `"attribution"`, `false` when `source` is
+    /// one of `rtbhouse_sources` (case-insensitive), else `true` (direct included).
+    pub cd: Cd,
 }
 
 /// The filter that dropped a lead.
@@ -132,10 +149,7 @@ pub fn decide(site: &Site, lead: &Lead, aid: Option<&str>, touches: &[Touch]) ->
     if !tags_match(site, lead) {
         return Decision::Filtered(Filter::Tags);
     }
-    let fields = match attributed(touches, site.attribution) {
-        Some(touch) => TrafficView::Touch(touch),
-        None => TrafficView::Webhook(&lead.traffic),
-    };
+    let fields = judged_on(site, lead, touches);
     for condition in &site.traffic {
         if !holds(condition.op, fields.get(condition.field), &condition.value) {
             return Decision::Filtered(Filter::Traffic(condition.field));
@@ -143,6 +157,22 @@ pub fn decide(site: &Site, lead: &Lead, aid: Option<&str>, touches: &[Touch]) ->
     }
     Decision::Send {
         aid: aid.to_string(),
+        credit: fields.credit(site),
+    }
+}
+
+/// The lead's credit under `site`'s attribution model and `dedup`, judged on the same fields
+/// as the traffic conditions (the attributed visit, else the webhook's own fields).
+pub fn credit(site: &Site, lead: &Lead, touches: &[Touch]) -> Credit {
+    judged_on(site, lead, touches).credit(site)
+}
+
+/// The traffic fields a lead is judged on: the visit credited under the site's model, else
+/// (no visits) the webhook's own fields.
+fn judged_on<'a>(site: &Site, lead: &'a Lead, touches: &'a [Touch]) -> TrafficView<'a> {
+    match attributed(touches, site.attribution) {
+        Some(touch) => TrafficView::Touch(touch),
+        None => TrafficView::Webhook(&lead.traffic),
     }
 }
 
@@ -216,6 +246,40 @@ enum TrafficView<'a> {
 }
 
 impl TrafficView<'_> {
+    /// `utm_source`, else `source`, else `(direct)`.
+    fn source(&self) -> &str {
+        match self {
+            TrafficView::Touch(t) => t.source(),
+            TrafficView::Webhook(w) => [&w.utm_source, &w.source]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .map_or("(direct)", String::as_str),
+        }
+    }
+
+    fn credit(&self, site: &Site) -> Credit {
+        let source = self.source();
+        let cd = match site.dedup {
+            Dedup::Default => Cd::Default,
+            Dedup::Attribution => {
+                let rtb = source.trim().to_lowercase();
+                if site
+                    .rtbhouse_sources
+                    .iter()
+                    .any(|s| s.trim().to_lowercase() == rtb)
+                {
+                    Cd::False
+                } else {
+                    Cd::True
+                }
+            }
+        };
+        Credit {
+            source: source.to_string(),
+            cd,
+        }
+    }
+
     fn get(&self, field: TrafficField) -> &str {
         match self {
             TrafficView::Touch(t) => match field {

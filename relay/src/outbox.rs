@@ -5,7 +5,10 @@
 //! `retry_for`; any other 4xx, and a 3xx (redirects are not followed), is a dead letter at once
 //! (`replay` re-queues it). A postback of a site switched off (or removed) since it was queued
 //! is not sent: it goes to the dead letter, saying so, for `replay` once the site is on again;
-//! likewise one whose site's PKEY or tagging hash was unset since.
+//! likewise one whose site's PKEY or tagging hash was unset since. RTB House refuses
+//! conversions more than 24 hours old: a postback whose event time is past that when its
+//! attempt is due is dead-lettered unsent (`too old for RTB House (25h)`), and no retry is
+//! scheduled past it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,9 +19,9 @@ use aidlink_protocol::Backoff;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::config::{Config, RtbHouse};
+use crate::config::{Config, RtbHouse, Site};
 use crate::metrics::Metrics;
-use crate::postback::{for_log, mask_pkey};
+use crate::postback::{for_log, mask_pkey, too_old, HORIZON_MS};
 use crate::reload::Settings;
 use crate::store::{Attempt, ClaimPlan, Delivery, Next, Store};
 
@@ -31,7 +34,11 @@ pub enum Response {
     Failed,
 }
 
-/// Where a postback goes after an attempt. Pure: the model tests drive it.
+/// Where a postback goes after an attempt at `now_ms`. Pure: the model tests drive it. A
+/// retry is scheduled only within `retry_for` of the first attempt and within RTB House's
+/// 24 hours of the event time: one due later would be dead-lettered unsent at its attempt
+/// anyway, so the postback goes to the dead letter now, with this attempt's answer as the
+/// last one recorded.
 pub fn next(
     response: &Response,
     delivery: &Delivery,
@@ -50,12 +57,38 @@ pub fn next(
         cap_ms: rtb.retry_cap_ms,
     };
     let at = now_ms + backoff.delay_after(delivery.attempts, jitter, retry_after) as i64;
-    let deadline = delivery.first_at_ms + rtb.retry_for().as_millis() as i64;
+    let deadline = (delivery.first_at_ms + rtb.retry_for().as_millis() as i64)
+        .min(delivery.postback.time_ms + HORIZON_MS);
     if now_ms >= deadline || at > deadline {
         Next::Dead
     } else {
         Next::RetryAt(at)
     }
+}
+
+/// The site to send a due postback with at `now_ms`, or why it must not be sent (it then goes
+/// to the dead letter unsent): its site switched off or removed, a credential unset, no
+/// visitor id, or more than 24 hours past its event time ([`too_old`]). Pure.
+pub fn sendable<'a>(
+    config: &'a Config,
+    delivery: &Delivery,
+    now_ms: i64,
+) -> Result<&'a Site, String> {
+    let site = match config.site(&delivery.site) {
+        Some(site) if site.enabled => site,
+        Some(_) => return Err("switched off before delivery".into()),
+        None => return Err("site no longer configured".into()),
+    };
+    if let Some(key) = site.unset_credentials().next() {
+        return Err(format!("{key} not set before delivery"));
+    }
+    if delivery.postback.aid.is_empty() {
+        return Err("no visitor id".into());
+    }
+    if let Some(why) = too_old(delivery.postback.time_ms, now_ms) {
+        return Err(why);
+    }
+    Ok(site)
 }
 
 /// A `Retry-After` value in seconds from `now`: delta-seconds (`120`) or an HTTP date
@@ -214,20 +247,10 @@ async fn deliver(
     delivery: Delivery,
 ) {
     let rtb = &config.rtbhouse;
-    let site = match config.site(&delivery.site) {
-        Some(site) if site.enabled => site,
-        Some(_) => {
-            return not_sent(&*store, &metrics, delivery, "switched off before delivery").await
-        }
-        None => return not_sent(&*store, &metrics, delivery, "site no longer configured").await,
+    let site = match sendable(&config, &delivery, now_ms()) {
+        Ok(site) => site,
+        Err(why) => return not_sent(&*store, &metrics, delivery, &why).await,
     };
-    if let Some(key) = site.unset_credentials().next() {
-        let why = format!("{key} not set before delivery");
-        return not_sent(&*store, &metrics, delivery, &why).await;
-    }
-    if delivery.postback.aid.is_empty() {
-        return not_sent(&*store, &metrics, delivery, "no visitor id").await;
-    }
     let url = delivery.postback.url(&rtb.endpoint, site);
     let masked = mask_pkey(&url);
     let sent = client

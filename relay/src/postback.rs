@@ -1,6 +1,6 @@
 //! The RTB House server-to-server postback (DOMAIN.md §4): one URL, no body, every value
 //! percent-encoded. No personal data: only the pseudonymous id, the event code and an opaque
-//! conversion id. Pure.
+//! conversion id. RTB House refuses conversions more than 24 hours old ([`too_old`]). Pure.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -59,6 +59,47 @@ pub fn postback_url(
     )
 }
 
+/// RTB House's `cd` ("custom deduplication"): an attribution flag, not a dedup key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Cd {
+    /// RTB House decides (its own templates send this; `dedup = "default"`).
+    #[default]
+    Default,
+    /// The conversion is attributed to RTB House.
+    False,
+    /// The conversion is attributed to another source.
+    True,
+}
+
+impl Cd {
+    /// The parameter value: `default`, `false`, `true`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cd::Default => "default",
+            Cd::False => "false",
+            Cd::True => "true",
+        }
+    }
+
+    /// The value [`Cd::as_str`] wrote (as stored); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Cd> {
+        [Cd::Default, Cd::False, Cd::True]
+            .into_iter()
+            .find(|cd| cd.as_str() == text)
+    }
+}
+
+/// How old a conversion RTB House still accepts: 24 hours after its event time.
+pub const HORIZON_MS: i64 = 24 * 3600 * 1000;
+
+/// Why a postback of event time `time_ms` must not be sent at `now_ms`: more than 24 hours
+/// ([`HORIZON_MS`]) have passed, `too old for RTB House (25h)`, its age in whole hours rounded
+/// down (so just past the horizon reads `(24h)`). Exactly 24 hours is still in time.
+pub fn too_old(time_ms: i64, now_ms: i64) -> Option<String> {
+    let age_ms = now_ms.saturating_sub(time_ms);
+    (age_ms > HORIZON_MS).then(|| format!("too old for RTB House ({}h)", age_ms / 3_600_000))
+}
+
 /// What a queued postback keeps of its lead: enough to build the URL at each attempt from the
 /// site's settings of that moment (a PKEY fixed since, a region moved), and nothing secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,33 +112,38 @@ pub struct Postback {
     pub aid: String,
     /// Event time, ms since the epoch.
     pub time_ms: i64,
+    /// The `cd` decided with the lead (see [`crate::decide::credit`]).
+    pub cd: Cd,
 }
 
 impl Postback {
     /// The postback of a lead going to `aid`: time = the lead's `timestamp`, else
     /// `received_ms`, when the relay first received the lead (not when it was decided, which
-    /// may be later: at call end, after a restart). Fixed here, once: the outbox keeps it.
-    pub fn for_lead(lead: &Lead, aid: &str, received_ms: i64) -> Postback {
+    /// may be later: at call end, after a restart). Fixed here, once, with `cd`: the outbox
+    /// keeps them.
+    pub fn for_lead(lead: &Lead, aid: &str, received_ms: i64, cd: Cd) -> Postback {
         Postback {
             kind: lead.kind,
             source_id: lead.source_id.clone(),
             aid: aid.to_string(),
             time_ms: lead.event_time_ms.unwrap_or(received_ms),
+            cd,
         }
     }
 
-    /// The URL with `site`'s current credentials and region: calls `action`/`call` with id
-    /// `ct-call-<id>`, requests `action`/`form` with `ct-req-<requestId>`, `cd=default`.
+    /// The URL with `site`'s current credentials, region and values: calls `action`/`call`
+    /// with id `ct-call-<id>` and value `call_value`, requests `action`/`form` with
+    /// `ct-req-<requestId>` and `request_value` (empty: an empty segment), and this `cd`.
     pub fn url(&self, endpoint: &str, site: &Site) -> String {
-        let (subclass, prefix) = match self.kind {
-            LeadKind::Call => ("call", "ct-call-"),
-            LeadKind::Request => ("form", "ct-req-"),
+        let (subclass, prefix, value) = match self.kind {
+            LeadKind::Call => ("call", "ct-call-", &site.call_value),
+            LeadKind::Request => ("form", "ct-req-", &site.request_value),
         };
         let conversion_id = format!("{prefix}{}", self.source_id);
         let conv = Conversion {
             class: "action",
             subclass,
-            value: "",
+            value,
             conversion_id: &conversion_id,
             offer_ids: "",
         };
@@ -109,7 +155,7 @@ impl Postback {
             self.time_ms,
             &site.tagging_hash,
             &conv,
-            "default",
+            self.cd.as_str(),
         )
     }
 }
@@ -215,11 +261,11 @@ mod tests {
         let endpoint = "https://{region}.creativecdn.com/partner/omni/postbacks";
         let call = lead("leadtype=call&id=55_1&timestamp=1732500100&callerphone=79161234567");
         assert_eq!(
-            Postback::for_lead(&call, "Aid1", 0).url(endpoint, &site()),
+            Postback::for_lead(&call, "Aid1", 0, Cd::Default).url(endpoint, &site()),
             "https://asia.creativecdn.com/partner/omni/postbacks?pkey=rtb-test&aid=Aid1&time=1732500100000&tag=pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_call__ct-call-55-1_&cd=default"
         );
         let request = lead("leadtype=request&requestId=9001&fio=Anna");
-        let url = Postback::for_lead(&request, "Aid1", 42).url(endpoint, &site());
+        let url = Postback::for_lead(&request, "Aid1", 42, Cd::Default).url(endpoint, &site());
         assert!(url.contains("&time=42&tag=pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_form__ct-req-9001_&cd=default"), "{url}");
         assert!(!url.contains("79161234567") && !url.contains("Anna"));
     }
@@ -244,7 +290,13 @@ mod tests {
 
     #[test]
     fn logged_urls_hide_the_visitor_id_and_the_pkey() {
-        let url = Postback::for_lead(&lead("leadtype=call&id=5"), "AbCdEf0123456789xyz", 7).url(
+        let url = Postback::for_lead(
+            &lead("leadtype=call&id=5"),
+            "AbCdEf0123456789xyz",
+            7,
+            Cd::Default,
+        )
+        .url(
             "https://{region}.creativecdn.com/partner/omni/postbacks",
             &site(),
         );
@@ -256,5 +308,77 @@ mod tests {
             for_log("https://x/p?uid=U1&sid=S1"),
             "https://x/p?uid=***&sid=***"
         );
+    }
+
+    #[test]
+    fn call_and_request_values_fill_the_value_segment() {
+        let endpoint = "https://{region}.creativecdn.com/partner/omni/postbacks";
+        let mut site = site();
+        site.call_value = "1500.50".into();
+        site.request_value = "700".into();
+        let call = Postback::for_lead(&lead("leadtype=call&id=5"), "Aid1", 7, Cd::Default);
+        let request = Postback::for_lead(
+            &lead("leadtype=request&requestId=9"),
+            "Aid1",
+            7,
+            Cd::Default,
+        );
+        let tag = |url: String| url.split("&tag=").nth(1).unwrap_or_default().to_string();
+        assert_eq!(
+            tag(call.url(endpoint, &site)),
+            "pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_call_1500.50_ct-call-5_&cd=default",
+            "the value as written, dot kept"
+        );
+        assert_eq!(
+            tag(request.url(endpoint, &site)),
+            "pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_form_700_ct-req-9_&cd=default",
+            "a request takes request_value"
+        );
+        site.call_value = String::new();
+        assert_eq!(
+            tag(call.url(endpoint, &site)),
+            "pr_IYIhaCDSPfPoVd4FIEF1_conversion_action_call__ct-call-5_&cd=default",
+            "empty = an empty segment"
+        );
+    }
+
+    #[test]
+    fn the_decided_cd_is_sent() {
+        let endpoint = "https://{region}.creativecdn.com/partner/omni/postbacks";
+        for (cd, text) in [
+            (Cd::Default, "default"),
+            (Cd::False, "false"),
+            (Cd::True, "true"),
+        ] {
+            let url = Postback::for_lead(&lead("leadtype=call&id=5"), "Aid1", 7, cd)
+                .url(endpoint, &site());
+            assert!(url.ends_with(&format!("_ct-call-5_&cd={text}")), "{url}");
+            assert_eq!(cd.as_str(), text);
+            assert_eq!(Cd::parse(text), Some(cd), "stored and read back");
+        }
+        assert_eq!(Cd::parse("False"), None);
+    }
+
+    #[test]
+    fn older_than_24_hours_is_too_old() {
+        let hour = 3_600_000;
+        let t = 1_732_500_000_000;
+        assert_eq!(too_old(t, t), None);
+        assert_eq!(too_old(t, t + HORIZON_MS), None, "exactly 24 h is in time");
+        assert_eq!(
+            too_old(t, t + HORIZON_MS + 1).as_deref(),
+            Some("too old for RTB House (24h)"),
+            "hours rounded down"
+        );
+        assert_eq!(
+            too_old(t, t + 25 * hour + 59 * 60_000).as_deref(),
+            Some("too old for RTB House (25h)")
+        );
+        assert_eq!(
+            too_old(t, t - hour),
+            None,
+            "an event time ahead of the clock"
+        );
+        assert_eq!(HORIZON_MS, 24 * hour);
     }
 }

@@ -34,7 +34,7 @@ async fn binding_then_call_end_posts_once_with_that_aid() {
     assert_eq!(posts.len(), 1);
     assert_eq!(
         posts[0],
-        format!("/omni/postbacks?pkey={PKEY}&aid={AID}&time=1732500100000&tag=pr_{HASH}_conversion_action_call__ct-call-5512001_&cd=default")
+        format!("/omni/postbacks?pkey={PKEY}&aid={AID}&time={}000&tag=pr_{HASH}_conversion_action_call__ct-call-5512001_&cd=default", call_timestamp())
     );
     assert!(
         !posts[0].contains("79161234567") && !posts[0].contains("261374990"),

@@ -30,7 +30,7 @@ async fn replay_after_fixing_the_pkey_sends_the_new_pkey_once() {
     assert!(posts[0].contains(&format!("pkey={PKEY}&")), "{posts:?}");
     assert_eq!(
         posts[1],
-        format!("/us/postbacks?pkey=fixed-pkey-0001&aid={AID}&time=1732500100000&tag=pr_{HASH}_conversion_action_call__ct-call-50_&cd=default")
+        format!("/us/postbacks?pkey=fixed-pkey-0001&aid={AID}&time={}000&tag=pr_{HASH}_conversion_action_call__ct-call-50_&cd=default", call_timestamp())
     );
     let urls: Vec<&str> = t["attempts"]
         .as_array()

@@ -24,6 +24,13 @@ fn example_file_is_valid_and_shows_the_defaults() {
     assert_eq!(site.attribution, Attribution::LastNonDirect);
     assert_eq!(site.region, Region::Omni);
     assert!(site.enabled);
+    assert_eq!(site.dedup, Dedup::Default);
+    assert_eq!(
+        site.rtbhouse_sources,
+        ["rtbhouse", "rtb-house", "rtb_house"]
+    );
+    assert_eq!(site.call_value, "");
+    assert_eq!(site.request_value, "");
     // Every key the contract names appears in the example.
     for key in [
         "listen",
@@ -47,6 +54,10 @@ fn example_file_is_valid_and_shows_the_defaults() {
         "traffic",
         "attribution",
         "attr_key",
+        "dedup",
+        "rtbhouse_sources",
+        "call_value",
+        "request_value",
     ] {
         assert!(
             EXAMPLE.contains(&format!("\n{key} =")),
@@ -63,6 +74,15 @@ fn minimal_site_gets_the_contract_defaults() {
     assert_eq!(site.metrics, vec![Metric::AllCalls]);
     assert_eq!(site.tags, TagFilter::default());
     assert_eq!(site.attr_key, "__r_aid_v__");
+    assert_eq!(site.dedup, Dedup::Default);
+    assert_eq!(
+        site.rtbhouse_sources,
+        ["rtbhouse", "rtb-house", "rtb_house"]
+    );
+    assert_eq!(
+        (site.call_value.as_str(), site.request_value.as_str()),
+        ("", "")
+    );
     assert_eq!(config.server.assets_dir, PathBuf::from("dist/script"));
     assert!(config.site("1").is_none());
 }
@@ -245,4 +265,83 @@ fn unreadable_file_names_the_path() {
     assert!(err
         .to_string()
         .starts_with("/nonexistent/relay.toml: cannot read"));
+}
+
+#[test]
+fn values_are_decimals_with_a_dot_and_at_most_two_decimals() {
+    let rule = "must be a decimal ≥ 0 with a dot and at most 2 decimals, e.g. \"1500\" or \"1500.50\"; \"\" = none";
+    for good in ["", "0", "1500", "1500.5", "1500.50", "0.99"] {
+        let text = with_site(&format!(
+            "call_value = \"{good}\"\nrequest_value = \"{good}\"\n"
+        ));
+        let config = Config::parse(&text).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+        assert_eq!(config.site[0].call_value, good);
+        assert_eq!(config.site[0].request_value, good);
+    }
+    for bad in [
+        "-1", "1,5", "1.234", "abc", " 1", "1 ", "1.", ".5", "1e3", "+1", "1.2.3",
+    ] {
+        let lines = Config::parse(&with_site(&format!("call_value = \"{bad}\"\n")))
+            .unwrap_err()
+            .lines();
+        assert_eq!(lines, [format!("site[0].call_value: {rule}")], "{bad:?}");
+        let lines = Config::parse(&with_site(&format!("request_value = \"{bad}\"\n")))
+            .unwrap_err()
+            .lines();
+        assert_eq!(lines, [format!("site[0].request_value: {rule}")], "{bad:?}");
+    }
+}
+
+#[test]
+fn dedup_and_rtbhouse_sources_parse_and_are_checked() {
+    let config = Config::parse(&with_site(
+        "dedup = \"attribution\"\nrtbhouse_sources = [\"RTB-House\", \"rtbh\"]\n",
+    ))
+    .unwrap();
+    assert_eq!(config.site[0].dedup, Dedup::Attribution);
+    assert_eq!(config.site[0].rtbhouse_sources, ["RTB-House", "rtbh"]);
+    let err = Config::parse(&with_site("dedup = \"segmentstream\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("site[0].dedup: unknown variant `segmentstream`"),
+        "{err}"
+    );
+    let lines = Config::parse(&with_site("rtbhouse_sources = [\"rtbhouse\", \" \"]\n"))
+        .unwrap_err()
+        .lines();
+    assert_eq!(lines, ["site[0].rtbhouse_sources[1]: must not be empty"]);
+    let lines = Config::parse(&with_site(
+        "dedup = \"attribution\"\nrtbhouse_sources = []\n",
+    ))
+    .unwrap_err()
+    .lines();
+    assert_eq!(
+        lines,
+        ["site[0].rtbhouse_sources: must name at least one source when dedup = \"attribution\""]
+    );
+    assert!(
+        Config::parse(&with_site("rtbhouse_sources = []\n")).is_ok(),
+        "unused under dedup = \"default\""
+    );
+}
+
+#[test]
+fn retry_for_is_at_most_24_hours() {
+    let retry = |value: &str| {
+        Config::parse(&format!(
+            "{}[rtbhouse]\nretry_for = \"{value}\"\n",
+            with_site("")
+        ))
+    };
+    for ok in ["24h", "1day", "90m", "86400s"] {
+        assert!(retry(ok).is_ok(), "{ok}");
+    }
+    for too_long in ["25h", "24h 1s", "2days"] {
+        assert_eq!(
+            retry(too_long).unwrap_err().lines(),
+            ["rtbhouse.retry_for: at most 24h: RTB House refuses conversions older than 24 hours"],
+            "{too_long}"
+        );
+    }
 }

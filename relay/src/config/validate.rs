@@ -4,7 +4,12 @@
 
 use std::net::SocketAddr;
 
-use super::{Config, Problem, Site};
+use super::{Config, Dedup, Problem, Site};
+use crate::postback::HORIZON_MS;
+
+/// What a conversion value must look like.
+const VALUE_RULE: &str =
+    "must be a decimal ≥ 0 with a dot and at most 2 decimals, e.g. \"1500\" or \"1500.50\"; \"\" = none";
 
 impl Config {
     /// Every problem in the configuration.
@@ -66,11 +71,16 @@ impl Config {
         if self.rtbhouse.timeout_ms == 0 {
             bad("rtbhouse.timeout_ms".into(), "must be at least 1");
         }
-        if humantime::parse_duration(&self.rtbhouse.retry_for).is_err() {
-            bad(
+        match humantime::parse_duration(&self.rtbhouse.retry_for) {
+            Err(_) => bad(
                 "rtbhouse.retry_for".into(),
                 "not a duration (\"24h\", \"90m\")",
-            );
+            ),
+            Ok(d) if d.as_millis() > HORIZON_MS as u128 => bad(
+                "rtbhouse.retry_for".into(),
+                "at most 24h: RTB House refuses conversions older than 24 hours",
+            ),
+            Ok(_) => {}
         }
         if self.rtbhouse.retry_base_ms == 0
             || self.rtbhouse.retry_cap_ms < self.rtbhouse.retry_base_ms
@@ -112,6 +122,28 @@ impl Config {
             if site.attr_key.is_empty() {
                 bad(p("attr_key"), "must not be empty");
             }
+            for (j, source) in site.rtbhouse_sources.iter().enumerate() {
+                if source.trim().is_empty() {
+                    bad(
+                        format!("site[{i}].rtbhouse_sources[{j}]"),
+                        "must not be empty",
+                    );
+                }
+            }
+            if site.dedup == Dedup::Attribution && site.rtbhouse_sources.is_empty() {
+                bad(
+                    p("rtbhouse_sources"),
+                    "must name at least one source when dedup = \"attribution\"",
+                );
+            }
+            for (key, value) in [
+                ("call_value", &site.call_value),
+                ("request_value", &site.request_value),
+            ] {
+                if !is_value(value) {
+                    bad(p(key), VALUE_RULE);
+                }
+            }
         }
         out
     }
@@ -148,6 +180,17 @@ impl Site {
 /// A credential left empty (or blank) in the file: not set yet.
 fn is_unset(value: &str) -> bool {
     value.trim().is_empty()
+}
+
+/// A conversion value as RTB House reads it: empty (none), or digits with at most two
+/// decimals after a dot (`0`, `1500`, `1500.5`, `1500.50`); no sign, comma, exponent or space.
+pub(crate) fn is_value(value: &str) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    let (whole, decimals) = value.split_once('.').unwrap_or((value, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(whole) && digits(decimals) && decimals.len() <= 2
 }
 
 fn is_origin(origin: &str) -> bool {

@@ -12,9 +12,18 @@ fn lead(query: &str) -> Lead {
 const END: &str = "leadtype=call&id=1&callphase=calldisconnected";
 const AID: Option<&str> = Some("Aid0123456789");
 
+/// Sent, judged on a direct visit, under `dedup = "default"`.
 fn send() -> Decision {
+    send_from("(direct)")
+}
+
+fn send_from(source: &str) -> Decision {
     Decision::Send {
         aid: AID.unwrap().into(),
+        credit: Credit {
+            source: source.into(),
+            cd: Cd::Default,
+        },
     }
 }
 
@@ -273,13 +282,17 @@ fn each_traffic_operator_and_field_on_the_webhook_fields() {
             .traffic[0]
                 .field,
         ));
-        assert_eq!(check("equals", value), send(), "{field} equals");
+        assert_eq!(
+            check("equals", value),
+            send_from("yandex"),
+            "{field} equals"
+        );
         assert_eq!(check("equals", "other"), dropped, "{field} equals other");
-        assert_eq!(check("not_equals", "other"), send());
+        assert_eq!(check("not_equals", "other"), send_from("yandex"));
         assert_eq!(check("not_equals", value), dropped);
-        assert_eq!(check("contains", part), send());
+        assert_eq!(check("contains", part), send_from("yandex"));
         assert_eq!(check("contains", "zzz"), dropped);
-        assert_eq!(check("not_contains", "zzz"), send());
+        assert_eq!(check("not_contains", "zzz"), send_from("yandex"));
         assert_eq!(check("not_contains", part), dropped);
         assert_eq!(dropped.reason(), format!("filtered:traffic:{field}"));
     }
@@ -336,7 +349,7 @@ fn attribution_models_over_stored_touchpoints() {
             AID,
             &touches
         ),
-        send(),
+        send_from("yandex"),
         "stored touches win over the webhook's fields"
     );
     assert_eq!(
@@ -442,5 +455,128 @@ fn only_target_failed_and_tags_make_a_call_wait_for_its_end() {
         decide(&tagged, &start("&unique=true"), AID, &[]).reason(),
         "waiting:call_end",
         "tags count as of the call end"
+    );
+}
+
+/// Visits of one visitor in time order, RTB House's among them.
+fn visits(sources: &[&str]) -> Vec<Touch> {
+    sources
+        .iter()
+        .map(|s| match *s {
+            "" => touch("", "", ""),
+            s => touch(s, "cpc", ""),
+        })
+        .collect()
+}
+
+#[test]
+fn cd_follows_the_source_under_each_attribution_model() {
+    use Cd::{False, True};
+    let rtb_last = visits(&["google", "rtb-house"]);
+    let rtb_first = visits(&["RTBHouse", "google"]);
+    let rtb_only = visits(&["rtb_house"]);
+    let rtb_then_direct = visits(&["rtb-house", ""]);
+    let rtb_absent = visits(&["google", "yandex"]);
+    let direct = visits(&["", ""]);
+    // (touches, last_non_direct, last_click, first_click)
+    let cases: [(&[Touch], Cd, Cd, Cd); 6] = [
+        (&rtb_absent, True, True, True),
+        (&rtb_last, False, False, True),
+        (&rtb_first, True, True, False),
+        (&rtb_only, False, False, False),
+        (&rtb_then_direct, False, True, False),
+        (&direct, True, True, True),
+    ];
+    for (touches, last_non_direct, last_click, first_click) in cases {
+        for (model, expected) in [
+            ("last_non_direct", last_non_direct),
+            ("last_click", last_click),
+            ("first_click", first_click),
+        ] {
+            let s = site(&format!(
+                "dedup = \"attribution\"\nattribution = \"{model}\""
+            ));
+            let credit = credit(&s, &lead(END), touches);
+            assert_eq!(credit.cd, expected, "{model} over {touches:?}");
+            let Decision::Send { credit: sent, .. } = decide(&s, &lead(END), AID, touches) else {
+                panic!("{model}: sent");
+            };
+            assert_eq!(sent, credit, "decide sends the same credit");
+        }
+    }
+    let s = site("dedup = \"attribution\"\nattribution = \"last_click\"");
+    assert_eq!(credit(&s, &lead(END), &rtb_last).source, "rtb-house");
+    assert_eq!(
+        credit(&s, &lead(END), &direct).source,
+        "(direct)",
+        "direct is judged as (direct) and sends cd=true"
+    );
+}
+
+#[test]
+fn cd_without_visits_comes_from_the_webhook_fields() {
+    let s = site("dedup = \"attribution\"");
+    let judged = |query: &str| credit(&s, &lead(&format!("{END}&{query}")), &[]);
+    assert_eq!(
+        judged("utm_source=RTB-House&source=google"),
+        Credit {
+            source: "RTB-House".into(),
+            cd: Cd::False
+        },
+        "utm_source first, case-insensitive"
+    );
+    assert_eq!(
+        judged("utm_source=google&source=rtbhouse"),
+        Credit {
+            source: "google".into(),
+            cd: Cd::True
+        }
+    );
+    assert_eq!(
+        judged("utm_source=null&source=rtbhouse").cd,
+        Cd::False,
+        "no utm_source: source"
+    );
+    assert_eq!(
+        judged("source=(direct)"),
+        Credit {
+            source: "(direct)".into(),
+            cd: Cd::True
+        }
+    );
+    assert_eq!(
+        judged("utm_source=null&source=null"),
+        Credit {
+            source: "(direct)".into(),
+            cd: Cd::True
+        },
+        "absent: direct"
+    );
+    let own = site("dedup = \"attribution\"\nrtbhouse_sources = [\"Retarget\"]");
+    assert_eq!(
+        credit(&own, &lead(&format!("{END}&utm_source=retarget")), &[]).cd,
+        Cd::False,
+        "the site's own list"
+    );
+    assert_eq!(
+        credit(&own, &lead(&format!("{END}&utm_source=rtbhouse")), &[]).cd,
+        Cd::True,
+        "only the listed values"
+    );
+}
+
+#[test]
+fn dedup_default_sends_cd_default_and_still_reports_the_source() {
+    let s = site("");
+    assert_eq!(
+        credit(&s, &lead(END), &visits(&["rtb-house"])),
+        Credit {
+            source: "rtb-house".into(),
+            cd: Cd::Default
+        }
+    );
+    assert_eq!(
+        decide(&s, &lead(END), AID, &visits(&["google"])),
+        send_from("google")
     );
 }

@@ -136,12 +136,13 @@ pub fn judge(
     }
     let decision = decide(site, &facts.lead, aid, visits);
     let (status, postback) = match &decision {
-        Decision::Send { aid } => (
+        Decision::Send { aid, credit } => (
             LeadStatus::Retrying,
             Some(Postback::for_lead(
                 &facts.lead,
                 aid,
                 facts.first_received_ms,
+                credit.cd,
             )),
         ),
         Decision::WaitingCallEnd => (LeadStatus::Waiting, None),

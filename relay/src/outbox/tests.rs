@@ -22,6 +22,7 @@ fn delivery(attempts: u32) -> Delivery {
             source_id: "1".into(),
             aid: "Aid1".into(),
             time_ms: 5,
+            cd: crate::postback::Cd::Default,
         },
         attempts,
         first_at_ms: 0,
@@ -200,4 +201,71 @@ fn the_site_with_the_fewest_in_flight_is_served_first() {
     let idle = plan(16, 16, &sites(&["a", "b"]), &HashMap::new(), true);
     assert_eq!(idle.per_site.len(), 2);
     assert_eq!((idle.others, idle.total), (16, 16));
+}
+
+#[test]
+fn no_retry_is_scheduled_past_24_hours_after_the_event() {
+    let day = crate::postback::HORIZON_MS;
+    let r = RtbHouse {
+        retry_for: "24h".into(),
+        ..rtb()
+    };
+    // Queued 0.6 s before its event's 24 h run out (a late call end, a backlog).
+    let mut late = delivery(0);
+    late.first_at_ms = day - 600;
+    late.postback.time_ms = 0;
+    let now = day - 600;
+    assert_eq!(
+        next(&Response::Status(503, None), &late, now, &r, 0.0),
+        Next::RetryAt(now + 500),
+        "still within 24 h of the event"
+    );
+    assert_eq!(
+        next(&Response::Status(503, None), &late, now, &r, 1.0),
+        Next::Dead,
+        "the retry would land past the event's 24 h: dead now, though retry_for is not used up"
+    );
+    assert_eq!(
+        next(&Response::Status(503, None), &late, day, &r, 0.0),
+        Next::Dead,
+        "already at the horizon"
+    );
+}
+
+fn config_with(extra: &str) -> Config {
+    Config::parse(&format!(
+        "[server]\nadmin_token = \"0123456789abcdef\"\n[[site]]\nid = \"1\"\npkey = \"rtb-test\"\n\
+         tagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\nwebhook_token = \"tok-0123456789abcdef\"\n{extra}\n"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_postback_past_24_hours_is_not_sent() {
+    let hour = 3_600_000;
+    let config = config_with("");
+    let mut d = delivery(0);
+    d.postback.time_ms = 1_000 * hour;
+    let due = |now: i64| sendable(&config, &d, now).map(|site| site.id.clone());
+    assert_eq!(due(1_000 * hour), Ok("1".into()));
+    assert_eq!(due(1_024 * hour), Ok("1".into()), "exactly 24 h: in time");
+    assert_eq!(
+        due(1_024 * hour + 1),
+        Err("too old for RTB House (24h)".into())
+    );
+    assert_eq!(
+        due(1_025 * hour + 1),
+        Err("too old for RTB House (25h)".into())
+    );
+    let off = config_with("enabled = false");
+    assert_eq!(
+        sendable(&off, &d, 1_000 * hour).map(|_| ()),
+        Err("switched off before delivery".into()),
+        "the other refusals stay as they were"
+    );
+    d.site = "2".into();
+    assert_eq!(
+        sendable(&config, &d, 1_000 * hour).map(|_| ()),
+        Err("site no longer configured".into())
+    );
 }

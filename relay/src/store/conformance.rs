@@ -5,8 +5,8 @@
 use aidlink_protocol::{Binding, Touch};
 
 use super::{Attempt, ClaimPlan, Delivery, LeadStatus, Next, Store, TouchKeys};
-use crate::decide::{Decision, Verdict};
-use crate::postback::Postback;
+use crate::decide::{Credit, Decision, Verdict};
+use crate::postback::{Cd, Postback};
 use crate::webhook::test_lead;
 
 pub const SITE: &str = "38342";
@@ -32,6 +32,21 @@ fn call(id: &str, phase: &str, session: &str) -> crate::webhook::Lead {
     ))
 }
 
+/// The verdict "send `lead` to `aid`" with `cd`, judged on a visit from yandex.
+fn send(lead: &crate::webhook::Lead, aid: &str, at: i64, cd: Cd) -> Verdict {
+    Verdict::Decided {
+        decision: Decision::Send {
+            aid: aid.into(),
+            credit: Credit {
+                source: "yandex".into(),
+                cd,
+            },
+        },
+        status: LeadStatus::Retrying,
+        postback: Some(Postback::for_lead(lead, aid, at, cd)),
+    }
+}
+
 /// Stores a call's event and queues its postback to `aid`, as a decision would.
 async fn queue(store: &dyn Store, site: &str, id: &str, aid: &str, at: i64) {
     let lead = call(id, "calldisconnected", "S-q");
@@ -44,11 +59,7 @@ async fn queue(store: &dyn Store, site: &str, id: &str, aid: &str, at: i64) {
         .await
         .unwrap()
         .unwrap();
-    let verdict = Verdict::Decided {
-        decision: Decision::Send { aid: aid.into() },
-        status: LeadStatus::Retrying,
-        postback: Some(Postback::for_lead(&lead, aid, at)),
-    };
+    let verdict = send(&lead, aid, at, Cd::Default);
     let recorded = store
         .record_verdict(site.into(), lead.lead_id(), facts.version, verdict, at)
         .await
@@ -157,11 +168,7 @@ pub async fn a_verdict_is_recorded_once_and_only_on_the_version_judged(store: &d
         .put_lead_event(SITE.into(), call("5", "calldisconnected", "S1"), 20)
         .await
         .unwrap();
-    let send = |aid: &str| Verdict::Decided {
-        decision: Decision::Send { aid: aid.into() },
-        status: LeadStatus::Retrying,
-        postback: Some(Postback::for_lead(&lead, aid, 10)),
-    };
+    let send = |aid: &str| self::send(&lead, aid, 10, Cd::False);
     let stale = store
         .record_verdict(
             SITE.into(),

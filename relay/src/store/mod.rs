@@ -132,6 +132,11 @@ pub struct Trail {
     pub status: LeadStatus,
     /// Latest decision reason, if decided.
     pub reason: Option<String>,
+    /// For a lead that was queued: the source it was judged on under the site's attribution
+    /// model (`utm_source`, else `source`, else `(direct)`).
+    pub judged_source: Option<String>,
+    /// For a lead that was queued: the `cd` sent with its postback.
+    pub cd: Option<String>,
     /// The stored lead (latest event; no personal data).
     pub lead: serde_json::Value,
     /// Every webhook event received, with the decision made on it.

@@ -404,10 +404,23 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The `timestamp` (seconds) of every [`call`] in this test run: when the run started, so that
+/// its postbacks are within RTB House's 24 hours (older ones are dead-lettered unsent).
+pub fn call_timestamp() -> i64 {
+    static AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *AT.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    })
+}
+
 /// A call webhook as Calltouch sends it (URL-encoded, `null` strings, personal data included).
 pub fn call(id: &str, phase: &str, session: &str, extra: &str) -> String {
+    let timestamp = call_timestamp();
     format!(
-        "leadtype=call&id={id}&callphase={phase}&timestamp=1732500100&status=successful&unique=true&\
+        "leadtype=call&id={id}&callphase={phase}&timestamp={timestamp}&status=successful&unique=true&\
          targetcall=target&uniqtargetcall=uniqtarget&callerphone=79161234567&fio=Ivan+Petrov&ip=95.31.18.119&\
          sessionId={session}&ctClientId=2200000000464647719&siteId=38342&utm_source=yandex&utm_content=null&\
          tags_manual=null&attrs=null{extra}"

@@ -119,13 +119,20 @@ pub(super) fn trail(
     site: String,
     lead_id: String,
 ) -> rusqlite::Result<Option<Trail>> {
-    let row: Option<(String, LeadStatus, Option<String>)> = conn
+    type Row = (
+        String,
+        LeadStatus,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Row> = conn
         .prepare_cached(sql::TRAIL_LEAD)?
         .query_row(params![site, lead_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()?;
-    let Some((lead, status, reason)) = row else {
+    let Some((lead, status, reason, judged_source, cd)) = row else {
         return Ok(None);
     };
     let events = conn
@@ -154,6 +161,8 @@ pub(super) fn trail(
         site,
         lead_id,
         reason,
+        judged_source,
+        cd,
         lead: from_json(&lead)?,
         events,
         attempts,

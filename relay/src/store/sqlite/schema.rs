@@ -11,7 +11,7 @@ struct Migration {
     fixup: Option<fn(&Connection) -> rusqlite::Result<()>>,
 }
 
-const MIGRATIONS: [Migration; 4] = [
+const MIGRATIONS: [Migration; 5] = [
     Migration {
         sql: "
 CREATE TABLE bindings (
@@ -102,6 +102,16 @@ CREATE TRIGGER outbox_in AFTER INSERT ON outbox BEGIN UPDATE row_counts SET n = 
 CREATE TRIGGER outbox_out AFTER DELETE ON outbox BEGIN UPDATE row_counts SET n = n - 1 WHERE tbl = 'outbox'; END;
 CREATE TRIGGER attempts_in AFTER INSERT ON attempts BEGIN UPDATE row_counts SET n = n + 1 WHERE tbl = 'attempts'; END;
 CREATE TRIGGER attempts_out AFTER DELETE ON attempts BEGIN UPDATE row_counts SET n = n - 1 WHERE tbl = 'attempts'; END;
+",
+        fixup: None,
+    },    // `cd` is an attribution flag decided with the lead (`dedup = "attribution"`): the outbox
+    // keeps it with the postback's other facts, and the lead keeps the source it was judged
+    // on and the cd sent, for its trail.
+    Migration {
+        sql: "
+ALTER TABLE outbox ADD COLUMN cd TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE leads ADD COLUMN judged_source TEXT;
+ALTER TABLE leads ADD COLUMN cd TEXT;
 ",
         fixup: None,
     },

@@ -55,19 +55,22 @@ pub const SETTLE_LEAD: &str =
 pub const EVENTS_REASON: &str =
     "UPDATE lead_events SET reason = ?3 WHERE site = ?1 AND lead_id = ?2 AND reason IS NULL";
 /// A queued postback: at most one per lead, whatever happens.
-pub const QUEUE_POSTBACK: &str = "INSERT INTO outbox (site, lead_id, kind, source_id, aid, time_ms, state, attempts, next_at_ms, first_at_ms) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8) ON CONFLICT DO NOTHING";
+pub const QUEUE_POSTBACK: &str = "INSERT INTO outbox (site, lead_id, kind, source_id, aid, time_ms, state, attempts, next_at_ms, first_at_ms, cd) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?9) ON CONFLICT DO NOTHING";
+/// The source a queued lead was judged on and the cd sent, for its trail.
+pub const LEAD_CREDIT: &str =
+    "UPDATE leads SET judged_source = ?3, cd = ?4 WHERE site = ?1 AND lead_id = ?2";
 /// Leads stored but not decided, oldest first.
 pub const UNDECIDED: &str =
     "SELECT site, lead_id FROM leads WHERE decided = 0 ORDER BY updated_ms LIMIT ?1";
 
 /// A site's due postbacks, oldest first.
 pub const DUE_OF_SITE: &str =
-    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms FROM outbox \
+    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms, cd FROM outbox \
      WHERE site = ?1 AND state = ?2 AND next_at_ms <= ?3 ORDER BY next_at_ms LIMIT ?4";
 /// Due postbacks of sites not in the JSON array `?3`.
 pub const DUE_OF_OTHERS: &str =
-    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms FROM outbox \
+    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms, cd FROM outbox \
      WHERE state = ?1 AND next_at_ms <= ?2 AND site NOT IN (SELECT value FROM json_each(?3)) \
      ORDER BY next_at_ms LIMIT ?4";
 /// A claim's lease.
@@ -90,7 +93,7 @@ pub const DEAD_OF_SITE: &str = "SELECT lead_id FROM outbox WHERE site = ?1 AND s
 
 /// A lead for the trail.
 pub const TRAIL_LEAD: &str =
-    "SELECT lead, status, reason FROM leads WHERE site = ?1 AND lead_id = ?2";
+    "SELECT lead, status, reason, judged_source, cd FROM leads WHERE site = ?1 AND lead_id = ?2";
 /// Its events in order.
 pub const TRAIL_EVENTS: &str = "SELECT received_ms, phase, reason FROM lead_events WHERE site = ?1 AND lead_id = ?2 ORDER BY seq";
 /// Its attempts in order.
@@ -140,6 +143,7 @@ pub const HOT_PATH: &[(&str, &str)] = &[
     ("SETTLE_LEAD", SETTLE_LEAD),
     ("EVENTS_REASON", EVENTS_REASON),
     ("QUEUE_POSTBACK", QUEUE_POSTBACK),
+    ("LEAD_CREDIT", LEAD_CREDIT),
     ("UNDECIDED", UNDECIDED),
     ("DUE_OF_SITE", DUE_OF_SITE),
     ("DUE_OF_OTHERS", DUE_OF_OTHERS),

@@ -6,8 +6,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sql;
 use super::{from_json, to_json, OutboxState};
-use crate::decide::Verdict;
-use crate::postback::{self, Postback};
+use crate::decide::{Decision, Verdict};
+use crate::postback::{self, Cd, Postback};
 use crate::store::{Attempt, ClaimPlan, Delivery, LeadStatus, Next, Purged};
 use crate::webhook::{CallPhase, Lead, LeadKind};
 
@@ -119,7 +119,16 @@ pub(super) fn record_verdict(
                     p.aid,
                     p.time_ms,
                     OutboxState::Retrying,
-                    now_ms
+                    now_ms,
+                    p.cd.as_str()
+                ])?;
+            }
+            if let (1, Decision::Send { credit, .. }) = (applied, decision) {
+                conn.prepare_cached(sql::LEAD_CREDIT)?.execute(params![
+                    site,
+                    lead_id,
+                    credit.source,
+                    credit.cd.as_str()
                 ])?;
             }
             applied
@@ -152,6 +161,16 @@ fn delivery(r: &Row<'_>) -> rusqlite::Result<Delivery> {
             source_id: r.get(3)?,
             aid: r.get(4)?,
             time_ms: r.get(5)?,
+            cd: {
+                let cd: String = r.get(8)?;
+                Cd::parse(&cd).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        8,
+                        rusqlite::types::Type::Text,
+                        format!("cd {cd:?}").into(),
+                    )
+                })?
+            },
         },
         attempts: r.get(6)?,
         first_at_ms: r.get(7)?,

@@ -133,6 +133,7 @@ async fn queued_postbacks_keep_their_facts_and_lose_their_url() {
             source_id: "55_1".into(),
             aid: "A_b=c".into(),
             time_ms: 1_732_500_100_000,
+            cd: crate::postback::Cd::Default,
         }
     );
     let trail = store
