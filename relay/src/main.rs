@@ -10,7 +10,7 @@ use std::time::Duration;
 use aidlink_relay::config::Config;
 use aidlink_relay::http::{self, now_ms, AppState};
 use aidlink_relay::metrics::Metrics;
-use aidlink_relay::outbox::Outbox;
+use aidlink_relay::outbox::{self, Outbox};
 use aidlink_relay::reload::{self, Settings};
 use aidlink_relay::store;
 use anyhow::Context;
@@ -60,6 +60,9 @@ enum Command {
         /// Only this lead (`call-<id>` / `request-<requestId>`).
         #[arg(long)]
         lead: Option<String>,
+        /// Also re-queue postbacks past RTB House's 24 hours (which it refuses, as a rule).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -93,12 +96,17 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Replay { config, site, lead } => {
+        Command::Replay {
+            config,
+            site,
+            lead,
+            force,
+        } => {
             let config = match load(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            report(runtime().and_then(|rt| rt.block_on(replay(config, site, lead))))
+            report(runtime().and_then(|rt| rt.block_on(replay(config, site, lead, force))))
         }
         Command::Serve { config: path } => {
             let config = match load(&path) {
@@ -139,14 +147,34 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-async fn replay(config: Config, site: String, lead: Option<String>) -> anyhow::Result<()> {
+async fn replay(
+    config: Config,
+    site: String,
+    lead: Option<String>,
+    force: bool,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         config.site(&site).is_some(),
         "--site {site}: not in the configuration"
     );
     let store = store::open(&config.storage.url)?;
-    let n = store.requeue_dead(site.clone(), lead, now_ms()).await?;
-    println!("re-queued {n} dead-lettered postback(s) of site {site}; a running relay delivers them shortly");
+    let letters = store.dead_letters(site.clone(), lead.clone()).await?;
+    let (requeue, refused) = outbox::replayable(letters, now_ms(), force);
+    for (lead_id, why) in &refused {
+        eprintln!("{lead_id}: not re-queued: {why}; --force re-queues it anyway");
+    }
+    let n = store
+        .requeue_dead(site.clone(), requeue, force, now_ms())
+        .await?;
+    println!(
+        "re-queued {n} dead-lettered postback(s) of site {site}; {} refused as too old for RTB House; a running relay delivers them shortly",
+        refused.len()
+    );
+    anyhow::ensure!(
+        lead.is_none() || refused.is_empty(),
+        "--lead {}: not re-queued (see above)",
+        lead.as_deref().unwrap_or_default()
+    );
     Ok(())
 }
 

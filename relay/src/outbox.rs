@@ -23,7 +23,7 @@ use crate::config::{Config, RtbHouse, Site};
 use crate::metrics::Metrics;
 use crate::postback::{for_log, mask_pkey, too_old, HORIZON_MS};
 use crate::reload::Settings;
-use crate::store::{Attempt, ClaimPlan, Delivery, Next, Store};
+use crate::store::{Attempt, ClaimPlan, DeadLetter, Delivery, Next, Store};
 
 /// What one POST came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +57,10 @@ pub fn next(
         cap_ms: rtb.retry_cap_ms,
     };
     let at = now_ms + backoff.delay_after(delivery.attempts, jitter, retry_after) as i64;
-    let deadline = (delivery.first_at_ms + rtb.retry_for().as_millis() as i64)
-        .min(delivery.postback.time_ms + HORIZON_MS);
+    let mut deadline = delivery.first_at_ms + rtb.retry_for().as_millis() as i64;
+    if !delivery.forced {
+        deadline = deadline.min(delivery.postback.time_ms + HORIZON_MS);
+    }
     if now_ms >= deadline || at > deadline {
         Next::Dead
     } else {
@@ -68,7 +70,8 @@ pub fn next(
 
 /// The site to send a due postback with at `now_ms`, or why it must not be sent (it then goes
 /// to the dead letter unsent): its site switched off or removed, a credential unset, no
-/// visitor id, or more than 24 hours past its event time ([`too_old`]). Pure.
+/// visitor id, or more than 24 hours past its event time ([`too_old`]) unless `replay
+/// --force` re-queued it. Pure.
 pub fn sendable<'a>(
     config: &'a Config,
     delivery: &Delivery,
@@ -85,10 +88,28 @@ pub fn sendable<'a>(
     if delivery.postback.aid.is_empty() {
         return Err("no visitor id".into());
     }
-    if let Some(why) = too_old(delivery.postback.time_ms, now_ms) {
+    if let Some(why) = too_old(delivery.postback.time_ms, now_ms).filter(|_| !delivery.forced) {
         return Err(why);
     }
     Ok(site)
+}
+
+/// Which dead letters `replay` re-queues at `now_ms`: all with `force`; otherwise those still
+/// within RTB House's 24 hours, the others refused with the reason. Pure.
+pub fn replayable(
+    letters: Vec<DeadLetter>,
+    now_ms: i64,
+    force: bool,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let mut requeue = Vec::new();
+    let mut refused = Vec::new();
+    for letter in letters {
+        match too_old(letter.time_ms, now_ms).filter(|_| !force) {
+            Some(why) => refused.push((letter.lead_id, why)),
+            None => requeue.push(letter.lead_id),
+        }
+    }
+    (requeue, refused)
 }
 
 /// A `Retry-After` value in seconds from `now`: delta-seconds (`120`) or an HTTP date

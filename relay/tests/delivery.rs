@@ -194,3 +194,59 @@ async fn a_receiver_that_never_answers_is_retried_after_the_timeout() {
         "the silent attempt, then one accepted"
     );
 }
+
+#[tokio::test]
+async fn a_postback_past_24_hours_is_not_sent_and_replay_refuses_it_unless_forced() {
+    let rtb = Receiver::start().await;
+    let relay = Relay::start(&rtb, "");
+    relay.bind("705", None, AID).await;
+    // A call that ended 25 hours ago (its webhook arrives late, or the relay was down).
+    let then = call_timestamp() - 25 * 3600;
+    let late = call("51", "calldisconnected", "705", "").replace(
+        &format!("timestamp={}", call_timestamp()),
+        &format!("timestamp={then}"),
+    );
+    relay.webhook(&late).await;
+    let t = relay.wait_status("call-51", "dead", 5).await;
+    assert_eq!(t["status"], "dead", "{t}");
+    assert_eq!(
+        t["attempts"][0]["error"], "too old for RTB House (25h)",
+        "dead-lettered with the reason, nothing sent: {t}"
+    );
+    assert_eq!(t["attempts"][0]["url"], "");
+    // replay refuses it and says why; the lead stays dead.
+    let config = relay.config_path();
+    let args = [
+        "replay",
+        "--config",
+        config.to_str().unwrap(),
+        "--site",
+        "38342",
+        "--lead",
+        "call-51",
+    ];
+    let refused = relay.cli(&args);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("call-51: not re-queued: too old for RTB House (25h)"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("re-queued 0"));
+    assert_eq!(relay.trail("call-51").await["status"], "dead");
+    // --force sends it once, whatever its age.
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let out = relay.cli(&forced);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-queued 1"));
+    let t = relay.wait_status("call-51", "sent", 5).await;
+    assert_eq!(t["status"], "sent", "{t}");
+    let posts = rtb.postbacks();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0].contains(&format!("&time={then}000&")), "{posts:?}");
+}

@@ -26,6 +26,7 @@ fn delivery(attempts: u32) -> Delivery {
         },
         attempts,
         first_at_ms: 0,
+        forced: false,
     }
 }
 

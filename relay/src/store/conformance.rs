@@ -369,32 +369,39 @@ pub async fn dead_letters_are_requeued_by_replay(store: &dyn Store) {
     }
     let dead = store.list(SITE.into(), LeadStatus::Dead, 10).await.unwrap();
     assert_eq!(dead.len(), 2);
-    assert_eq!(
-        store
-            .requeue_dead(SITE.into(), Some("call-8".into()), 500)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        store
-            .requeue_dead(SITE.into(), Some("call-8".into()), 500)
-            .await
-            .unwrap(),
-        0,
-        "once"
-    );
-    assert_eq!(store.requeue_dead(SITE.into(), None, 600).await.unwrap(), 1);
+    let one = store
+        .dead_letters(SITE.into(), Some("call-8".into()))
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!((one[0].lead_id.as_str(), one[0].time_ms), ("call-8", 10));
+    let requeue = |ids: &[&str], forced: bool, at: i64| {
+        store.requeue_dead(
+            SITE.into(),
+            ids.iter().map(|s| s.to_string()).collect(),
+            forced,
+            at,
+        )
+    };
+    assert_eq!(requeue(&["call-8"], false, 500).await.unwrap(), 1);
+    assert_eq!(requeue(&["call-8"], false, 500).await.unwrap(), 0, "once");
+    let all = store.dead_letters(SITE.into(), None).await.unwrap();
+    assert_eq!(all.len(), 1, "call-8 is queued again, not dead");
+    assert_eq!(requeue(&["call-9"], true, 600).await.unwrap(), 1);
     let stats = store.outbox_stats().await.unwrap();
     assert_eq!((stats.depth, stats.oldest_ms), (2, Some(500)));
-    assert_eq!(
-        store
-            .claim_due(600, 1, everything(&[SITE], 10))
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    let due = store
+        .claim_due(600, 1, everything(&[SITE], 10))
+        .await
+        .unwrap();
+    let forced: Vec<(&str, bool)> = due.iter().map(|d| (d.lead_id.as_str(), d.forced)).collect();
+    assert_eq!(forced, [("call-8", false), ("call-9", true)]);
+    let trail = store
+        .trail(SITE.into(), "call-9".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(trail.status, LeadStatus::Retrying);
 }
 
 pub async fn retention_deletes_old_settled_data_and_keeps_what_is_pending(store: &dyn Store) {

@@ -95,6 +95,17 @@ pub struct Delivery {
     pub attempts: u32,
     /// When it was first queued (or re-queued by `replay`), ms.
     pub first_at_ms: i64,
+    /// Re-queued by `replay --force`: sent even past RTB House's 24 hours.
+    pub forced: bool,
+}
+
+/// A dead-lettered postback, as `replay` sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Lead id.
+    pub lead_id: String,
+    /// The postback's event time, ms.
+    pub time_ms: i64,
 }
 
 /// One delivery attempt, as recorded.
@@ -311,11 +322,19 @@ pub trait Store: Send + Sync {
         attempt: Attempt,
         next: Next,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Re-queues dead letters of `site` (one lead, or all); how many.
-    fn requeue_dead(
+    /// The dead-lettered postbacks of `site` (one lead, or all).
+    fn dead_letters(
         &self,
         site: String,
         lead_id: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>>;
+    /// Re-queues these dead letters of `site` (`forced`: to be sent even past RTB House's 24
+    /// hours); how many were dead letters and are queued now.
+    fn requeue_dead(
+        &self,
+        site: String,
+        lead_ids: Vec<String>,
+        forced: bool,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// A lead's trail.

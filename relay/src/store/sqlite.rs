@@ -25,8 +25,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
 use super::{
-    Attempt, BoxFuture, ClaimPlan, Delivery, LeadStatus, LeadSummary, Next, OutboxStats, Purged,
-    RowCounts, Store, StoreError, TouchKeys, Trail,
+    Attempt, BoxFuture, ClaimPlan, DeadLetter, Delivery, LeadStatus, LeadSummary, Next,
+    OutboxStats, Purged, RowCounts, Store, StoreError, TouchKeys, Trail,
 };
 use crate::decide::{LeadFacts, StoredTouch, Verdict};
 use crate::webhook::Lead;
@@ -338,13 +338,22 @@ impl Store for Sqlite {
         self.run(move |conn| write::record_attempt(conn, &delivery, &attempt, next))
     }
 
-    fn requeue_dead(
+    fn dead_letters(
         &self,
         site: String,
         lead_id: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>> {
+        self.read(move |conn| read::dead_letters(conn, &site, lead_id.as_deref()))
+    }
+
+    fn requeue_dead(
+        &self,
+        site: String,
+        lead_ids: Vec<String>,
+        forced: bool,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<u64, StoreError>> {
-        self.run(move |conn| write::requeue_dead(conn, &site, lead_id.as_deref(), now_ms))
+        self.run(move |conn| write::requeue_dead(conn, &site, &lead_ids, forced, now_ms))
     }
 
     fn trail(

@@ -121,13 +121,21 @@ impl Store for Faulty {
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         self.pass("record_attempt", |s| s.record_attempt(d, a, n))
     }
-    fn requeue_dead(
+    fn dead_letters(
         &self,
         site: String,
         lead: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>> {
+        self.pass("dead_letters", |s| s.dead_letters(site, lead))
+    }
+    fn requeue_dead(
+        &self,
+        site: String,
+        leads: Vec<String>,
+        forced: bool,
         now: i64,
     ) -> BoxFuture<'_, Result<u64, StoreError>> {
-        self.pass("requeue_dead", |s| s.requeue_dead(site, lead, now))
+        self.pass("requeue_dead", |s| s.requeue_dead(site, leads, forced, now))
     }
     fn trail(
         &self,

@@ -8,7 +8,8 @@ use super::sql;
 use super::{from_json, OutboxState};
 use crate::decide::{Candidate, LeadFacts, StoredTouch};
 use crate::store::{
-    LeadStatus, LeadSummary, OutboxStats, RowCounts, TouchKeys, Trail, TrailAttempt, TrailEvent,
+    DeadLetter, LeadStatus, LeadSummary, OutboxStats, RowCounts, TouchKeys, Trail, TrailAttempt,
+    TrailEvent,
 };
 use crate::webhook::Lead;
 
@@ -106,6 +107,29 @@ pub(super) fn touches(
         }
     }
     Ok(out)
+}
+
+pub(super) fn dead_letters(
+    conn: &Connection,
+    site: &str,
+    lead_id: Option<&str>,
+) -> rusqlite::Result<Vec<DeadLetter>> {
+    let row = |r: &rusqlite::Row<'_>| {
+        Ok(DeadLetter {
+            lead_id: r.get(0)?,
+            time_ms: r.get(1)?,
+        })
+    };
+    match lead_id {
+        Some(id) => conn
+            .prepare_cached(sql::DEAD_ONE)?
+            .query_map(params![site, id, OutboxState::Dead], row)?
+            .collect(),
+        None => conn
+            .prepare_cached(sql::DEAD_OF_SITE)?
+            .query_map(params![site, OutboxState::Dead], row)?
+            .collect(),
+    }
 }
 
 pub(super) fn undecided(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<(String, String)>> {

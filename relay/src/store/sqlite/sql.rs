@@ -66,11 +66,11 @@ pub const UNDECIDED: &str =
 
 /// A site's due postbacks, oldest first.
 pub const DUE_OF_SITE: &str =
-    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms, cd FROM outbox \
+    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms, cd, forced FROM outbox \
      WHERE site = ?1 AND state = ?2 AND next_at_ms <= ?3 ORDER BY next_at_ms LIMIT ?4";
 /// Due postbacks of sites not in the JSON array `?3`.
 pub const DUE_OF_OTHERS: &str =
-    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms, cd FROM outbox \
+    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms, cd, forced FROM outbox \
      WHERE state = ?1 AND next_at_ms <= ?2 AND site NOT IN (SELECT value FROM json_each(?3)) \
      ORDER BY next_at_ms LIMIT ?4";
 /// A claim's lease.
@@ -86,10 +86,14 @@ pub const OUTBOX_NEXT: &str =
 pub const LEAD_STATUS: &str =
     "UPDATE leads SET status = ?3, updated_ms = ?4 WHERE site = ?1 AND lead_id = ?2";
 /// One dead letter back in the queue.
-pub const REQUEUE_ONE: &str = "UPDATE outbox SET state = ?3, next_at_ms = ?4, first_at_ms = ?4 \
+pub const REQUEUE_ONE: &str =
+    "UPDATE outbox SET state = ?3, next_at_ms = ?4, first_at_ms = ?4, forced = ?6 \
      WHERE site = ?1 AND lead_id = ?2 AND state = ?5";
-/// Every dead letter of a site: which ones.
-pub const DEAD_OF_SITE: &str = "SELECT lead_id FROM outbox WHERE site = ?1 AND state = ?2";
+/// Every dead letter of a site.
+pub const DEAD_OF_SITE: &str = "SELECT lead_id, time_ms FROM outbox WHERE site = ?1 AND state = ?2";
+/// One dead letter.
+pub const DEAD_ONE: &str =
+    "SELECT lead_id, time_ms FROM outbox WHERE site = ?1 AND lead_id = ?2 AND state = ?3";
 
 /// A lead for the trail.
 pub const TRAIL_LEAD: &str =
@@ -153,6 +157,7 @@ pub const HOT_PATH: &[(&str, &str)] = &[
     ("LEAD_STATUS", LEAD_STATUS),
     ("REQUEUE_ONE", REQUEUE_ONE),
     ("DEAD_OF_SITE", DEAD_OF_SITE),
+    ("DEAD_ONE", DEAD_ONE),
     ("TRAIL_LEAD", TRAIL_LEAD),
     ("TRAIL_EVENTS", TRAIL_EVENTS),
     ("TRAIL_ATTEMPTS", TRAIL_ATTEMPTS),

@@ -174,6 +174,7 @@ fn delivery(r: &Row<'_>) -> rusqlite::Result<Delivery> {
         },
         attempts: r.get(6)?,
         first_at_ms: r.get(7)?,
+        forced: r.get(9)?,
     })
 }
 
@@ -266,24 +267,19 @@ pub(super) fn record_attempt(
 pub(super) fn requeue_dead(
     conn: &Connection,
     site: &str,
-    lead_id: Option<&str>,
+    lead_ids: &[String],
+    forced: bool,
     now_ms: i64,
 ) -> rusqlite::Result<u64> {
-    let leads: Vec<String> = match lead_id {
-        Some(id) => vec![id.to_string()],
-        None => conn
-            .prepare_cached(sql::DEAD_OF_SITE)?
-            .query_map(params![site, OutboxState::Dead], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?,
-    };
     let mut n = 0;
-    for lead in leads {
+    for lead in lead_ids {
         let requeued = conn.prepare_cached(sql::REQUEUE_ONE)?.execute(params![
             site,
             lead,
             OutboxState::Retrying,
             now_ms,
-            OutboxState::Dead
+            OutboxState::Dead,
+            forced
         ])?;
         if requeued == 1 {
             conn.prepare_cached(sql::LEAD_STATUS)?.execute(params![
