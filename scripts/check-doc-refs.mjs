@@ -137,7 +137,7 @@ for (const file of scanned) {
 
     for (const m of noUrls.matchAll(SHARED_REF)) {
       seen.push([m.index, m.index + m[0].length]);
-      report(file, n, "points at the notes outside the repository", m[0]);
+      report(file, n, "points at the notes outside the repository", m[0].replace(/[.]+$/, ""));
     }
     const overlaps = (a, b) => seen.some(([s, e]) => a < e && b > s);
     if (kind === "md") {
