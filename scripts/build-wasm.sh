@@ -5,7 +5,8 @@
 #   dist/npm/     the npm payload: index.js (start), index.d.ts, aidlink.js (glue, ESM),
 #                 aidlink_bg.wasm (built with the `npm` feature: options read by serde).
 # cargo (profile `wasm`: opt-level z, LTO, 1 CGU) → wasm-bindgen 0.2.130 → wasm-opt -Oz from
-# npm binaryen 132 (never Debian's binaryen 108: it emits modules that fail to load, P1).
+# npm binaryen 132 (never Debian's binaryen 108: it emits modules that fail to load:
+# CONTRIBUTING.md, "Pitfalls").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"

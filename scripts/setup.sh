@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs what `npm start` and `npm test` need, and only what is missing (TOOLCHAIN.md):
-# the wasm32 target, wasm-bindgen-cli 0.2.130, npm devDependencies (binaryen 132 = wasm-opt,
-# playwright-core, vite), Debian's chromium + chromium-driver. Warm runs take seconds.
-# Source it (`. scripts/setup.sh`) to also get PATH with node_modules/.bin first (P1: Debian's
-# wasm-opt 108 produces broken modules).
+# Installs what `npm start` and `npm test` need, and only what is missing (CONTRIBUTING.md,
+# "The toolchain"): the wasm32 target, wasm-bindgen-cli 0.2.130, cargo-deny, npm
+# devDependencies (binaryen 132 = wasm-opt, playwright-core, vite), Debian's chromium +
+# chromium-driver. Warm runs take seconds.
+# Source it (`. scripts/setup.sh`) to also get PATH with node_modules/.bin first (Debian's
+# wasm-opt 108 produces broken modules: CONTRIBUTING.md, "Pitfalls").
 set -euo pipefail
 
 AIDLINK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION="0.2.130"
+# cargo-deny 0.20.2 needs rustc 1.88 (`cargo info cargo-deny`); we build it with the pinned 1.95.
+CARGO_DENY_VERSION="0.20.2"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -42,9 +45,16 @@ setup_rust() {
         done
     )
     if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen ${WASM_BINDGEN_VERSION}" ]; then
-        # Not --locked: the registry mirror lacks one locked dependency (TOOLCHAIN.md).
+        # Not --locked: the registry mirror lacks one locked dependency (CONTRIBUTING.md).
         say "installing wasm-bindgen-cli ${WASM_BINDGEN_VERSION} (about 2 minutes, once)"
         cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    fi
+    if [ "$(cargo deny --version 2>/dev/null || true)" != "cargo-deny ${CARGO_DENY_VERSION}" ]; then
+        # For the `cargo deny` step of scripts/test.sh (deny.toml). --locked: its own lock file
+        # builds from the registry mirror as it is. Cold, it took 22 minutes here with other
+        # builds sharing the two cores; warm, this check costs nothing.
+        say "installing cargo-deny ${CARGO_DENY_VERSION} (about 20 minutes cold on two busy cores, once)"
+        cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION" --force
     fi
 }
 
@@ -77,5 +87,5 @@ setup_chromium
 
 export PATH="$AIDLINK_ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export CHROMEDRIVER=/usr/bin/chromedriver
-# Never let the wasm test runner pick Firefox by accident (TOOLCHAIN.md).
+# Never let the wasm test runner pick Firefox by accident (CONTRIBUTING.md, "Pitfalls").
 unset GECKODRIVER || true

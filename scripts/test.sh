@@ -23,8 +23,10 @@ step() {
 }
 
 step "format" cargo fmt --all --check
+step "doc references" node scripts/check-doc-refs.mjs
 step "clippy (host)" cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy -p aidlink --target wasm32-unknown-unknown -- -D warnings
+step "cargo deny" cargo deny --workspace check licenses bans sources
 step "host tests" cargo test --workspace
 step "browser and node tests (wasm-bindgen-test)" cargo test -p aidlink --target wasm32-unknown-unknown
 step "release bundle" bash scripts/build-wasm.sh

@@ -13,7 +13,10 @@ use tower::ServiceExt;
 mod support;
 
 fn router() -> axum::Router {
-    let config = Config::parse(include_str!("../relay.example.toml")).unwrap();
+    router_with(Config::parse(include_str!("../relay.example.toml")).unwrap())
+}
+
+fn router_with(config: Config) -> axum::Router {
     let state = AppState::new(
         Settings::new(config),
         Arc::new(support::fault::Faulty::down()),
@@ -89,9 +92,38 @@ async fn json_bindings_get_a_preflight_only_for_configured_origins() {
 
 #[tokio::test]
 async fn only_get_and_head_reach_files() {
-    let post = Request::post("/aidlink.js").body(Body::empty()).unwrap();
+    // A real bundle directory, so a GET finds the file: without it every method is 404 and the
+    // test could not tell a method check from a missing file.
+    let assets = tempfile::tempdir().unwrap();
+    std::fs::write(assets.path().join("aidlink.js"), "/* bundle */").unwrap();
+    let mut config = Config::parse(include_str!("../relay.example.toml")).unwrap();
+    config.server.assets_dir = assets.path().to_path_buf();
+    let send = |method: &str| {
+        let request = Request::builder()
+            .method(method)
+            .uri("/aidlink.js")
+            .body(Body::empty())
+            .unwrap();
+        router_with(config.clone()).oneshot(request)
+    };
+
+    let get = send("GET").await.unwrap();
+    assert_eq!(get.status(), StatusCode::OK);
     assert_eq!(
-        router().oneshot(post).await.unwrap().status(),
-        StatusCode::NOT_FOUND
+        get.headers()["content-type"],
+        "text/javascript; charset=utf-8"
     );
+    let body = axum::body::to_bytes(get.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"/* bundle */");
+    assert_eq!(send("HEAD").await.unwrap().status(), StatusCode::OK);
+
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        let status = send(method).await.unwrap().status();
+        assert!(
+            status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED,
+            "{method} /aidlink.js answered {status}, not 404/405"
+        );
+    }
 }

@@ -11,8 +11,11 @@ const pageCookie = (page, name) =>
 
 async function callAndExpectPostback(demo, page, aid) {
   await page.click("#simulate-call");
-  const accepted = await waitFor(() => demo.peer.postbacks.filter((p) => p.status === 200 && p.aid === aid).length > 0 && true, { what: "postback" });
-  assert.ok(accepted);
+  assert.ok(aid, "the page has an RTB House id");
+  const mine = () => demo.peer.postbacks.filter((p) => p.aid === aid && p.status === 200);
+  await waitFor(() => mine().length > 0, { what: "postback" });
+  assert.equal(mine().length, 1, `one accepted postback for ${aid}: ${JSON.stringify(demo.peer.postbacks)}`);
+  assert.match(mine()[0].tag, /_conversion_action_call_[^_]*_ct-call-\d+_$/, "a call conversion");
 }
 
 test("cookie and session at once, call ends: exactly one postback carrying the page's id", async () => {
