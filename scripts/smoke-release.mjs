@@ -1,4 +1,4 @@
-// Smoke test of the *release* artefacts (TOOLCHAIN.md P1: a bad wasm-opt yields a module that
+// Smoke test of the *release* artefacts (CONTRIBUTING.md, "Pitfalls": a bad wasm-opt yields a module that
 // throws at load while every debug-build test passes). Loads dist/npm in Node with initSync and
 // dist/script in headless Chromium through the real one-line tag, and checks that each module
 // instantiates and runs. Prints "smoke: N passed, N failed".

@@ -1,4 +1,4 @@
-//! The relay's TOML configuration (CONTRACT.md; every key with its default in
+//! The relay's TOML configuration (docs/contract.md; every key with its default in
 //! `relay/relay.example.toml`), parsed with serde and validated as a whole: every problem is
 //! reported with its key path (`site[0].tagging_hash: must be 20 letters or digits`). A site
 //! whose RTB House credentials are not set yet is valid, with a warning ([`Config::warnings`]).
@@ -211,7 +211,7 @@ fn default_rtbhouse_sources() -> Vec<String> {
         .into()
 }
 
-/// How the postback's `cd` ("custom deduplication", an attribution flag: DOMAIN.md §4) is
+/// How the postback's `cd` ("custom deduplication", an attribution flag: docs/domain.md §4) is
 /// chosen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -251,7 +251,7 @@ impl Region {
     }
 }
 
-/// A lead metric (DOMAIN.md §5.4).
+/// A lead metric (docs/domain.md §5.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {

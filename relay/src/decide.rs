@@ -1,4 +1,4 @@
-//! Whether a lead goes to RTB House, per the operator's settings (DOMAIN.md §5), in order; the
+//! Whether a lead goes to RTB House, per the operator's settings (docs/domain.md §5), in order; the
 //! first "no" is the reason recorded, and, for a lead that goes, its [`Credit`]: the source
 //! it was judged on and the `cd` it is sent with. Pure: the store supplies the bindings and
 //! touchpoints.
@@ -176,7 +176,7 @@ fn judged_on<'a>(site: &Site, lead: &'a Lead, touches: &'a [Touch]) -> TrafficVi
     }
 }
 
-/// Whether a call not yet ended must wait for its end (DOMAIN.md §1): tags always (they
+/// Whether a call not yet ended must wait for its end (docs/domain.md §1): tags always (they
 /// count as of the end); metrics only when none that is final at the start already matches
 /// (any of the metrics admits the call) and one of them is only final at the end: target,
 /// unique-target and failed, or unique when the start did not say.

@@ -1,4 +1,4 @@
-//! `aidlink-relay`: `serve`, `check-config`, `replay` (CONTRACT.md). The library holds the
+//! `aidlink-relay`: `serve`, `check-config`, `replay` (docs/contract.md). The library holds the
 //! logic; this file only wires it to the command line, the process and its signals.
 
 use std::net::SocketAddr;

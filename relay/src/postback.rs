@@ -1,4 +1,4 @@
-//! The RTB House server-to-server postback (DOMAIN.md §4): one URL, no body, every value
+//! The RTB House server-to-server postback (docs/domain.md §4): one URL, no body, every value
 //! percent-encoded. No personal data: only the pseudonymous id, the event code and an opaque
 //! conversion id. RTB House refuses conversions more than 24 hours old ([`too_old`]). Pure.
 
@@ -166,7 +166,7 @@ pub fn mask_pkey(url: &str) -> String {
 }
 
 /// The URL as logged: PKEY masked, and the visitor id (`aid`, or `uid` / `sid`) hidden
-/// entirely: a cookie id is personal data (DOMAIN.md §6), never logged.
+/// entirely: a cookie id is personal data (docs/domain.md §6), never logged.
 pub fn for_log(url: &str) -> String {
     ["aid", "uid", "sid"]
         .into_iter()

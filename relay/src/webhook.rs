@@ -1,4 +1,4 @@
-//! A Calltouch webhook (DOMAIN.md §3), parsed into a [`Lead`]: URL-encoded fields from the
+//! A Calltouch webhook (docs/domain.md §3), parsed into a [`Lead`]: URL-encoded fields from the
 //! query or a form body, `null` / `undefined` / empty read as absent, unknown fields ignored,
 //! personal data (phone, name, IP, city, e-mail, …) never kept. Pure.
 
@@ -109,7 +109,7 @@ pub enum WebhookError {
     Id(&'static str),
 }
 
-/// The tags a call's tag filter sees (DOMAIN.md §5.5): by extension, by number, manual, API.
+/// The tags a call's tag filter sees (docs/domain.md §5.5): by extension, by number, manual, API.
 /// Predict (`tags_auto_pr`) and Antifraud (`tags_auto_af`) labels are Calltouch's own
 /// classifications, not tags an operator filters on.
 const CALL_TAG_FIELDS: &[&str] = &["tags_auto_ct", "tags_auto_pn", "tags_manual", "tags_api"];

@@ -165,7 +165,7 @@ async fn logs_never_contain_secrets_or_personal_data() {
         logs.contains("pkey=pk***&aid=***&"),
         "URLs logged masked: {logs}"
     );
-    // DOMAIN.md §6: the RTB House cookie id is personal data.
+    // docs/domain.md §6: the RTB House cookie id is personal data.
     for secret in [
         AID,
         "98765432123",

@@ -1,5 +1,5 @@
 // The npm package as a user gets it: `npm pack` (prepack builds dist/npm), unpacked into a
-// fresh app (not installed from a cache: TOOLCHAIN.md P5), built by Vite 7 with no plugin,
+// fresh app (not installed from a cache: CONTRIBUTING.md, "Pitfalls"), built by Vite 7 with no plugin,
 // served on loopback, opened in Chromium: a binding must reach the real relay. And Node can
 // import it: start() rejects with a clear error.
 import { after, before, test } from "node:test";

@@ -1,5 +1,5 @@
 // Debian's Chromium driven by playwright-core (never `npx playwright install`: no downloads
-// here). Flags from TOOLCHAIN.md; each launch gets a fresh, empty profile from Playwright.
+// here). Flags from CONTRIBUTING.md; each launch gets a fresh, empty profile from Playwright.
 import { chromium } from "playwright-core";
 
 export const CHROMIUM_ARGS = [

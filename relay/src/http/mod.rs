@@ -1,4 +1,4 @@
-//! The relay's HTTP surface (CONTRACT.md routes), built by [`app`] so router tests can call it
+//! The relay's HTTP surface (docs/contract.md routes), built by [`app`] so router tests can call it
 //! with `tower::ServiceExt::oneshot`. One error type, [`ApiError`], decides every status code.
 
 mod admin;
