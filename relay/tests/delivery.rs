@@ -250,3 +250,75 @@ async fn a_postback_past_24_hours_is_not_sent_and_replay_refuses_it_unless_force
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert!(posts[0].contains(&format!("&time={then}000&")), "{posts:?}");
 }
+
+/// A second site: region `us` (so its postbacks go to `/us/…` at the fake RTB House), with
+/// the RTB House id in `attrs` (no binding needed).
+const SECOND_SITE: &str = "region = \"omni\"\n[[site]]\nid = \"555\"\nregion = \"us\"\n\
+    pkey = \"pkey-second-0001\"\ntagging_hash = \"IYIhaCDSPfPoVd4FIEF1\"\n\
+    webhook_token = \"hook-token-second-01\"\n";
+
+fn call_with_attrs(id: &str) -> String {
+    call(id, "calldisconnected", "999", "").replace(
+        "attrs=null",
+        "attrs=%7B%22__r_aid_v__%22%3A%22SecondAid0123456789%22%7D",
+    )
+}
+
+#[tokio::test]
+async fn a_site_whose_rtb_house_hangs_does_not_hold_up_another_site() {
+    let rtb = Receiver::start().await;
+    rtb.hang_path("/omni/");
+    // Long enough that the first site's first attempts are all still hanging when the second
+    // site's postback must go out.
+    let relay = Relay::start_with(rtb.endpoint(), SECOND_SITE, "");
+    relay
+        .reload_with(|text| text.replace("timeout_ms = 1000", "timeout_ms = 20000"))
+        .await;
+    for i in 0..30 {
+        relay.bind(&format!("80{i}"), None, AID).await;
+        let r = relay
+            .webhook(&call(
+                &format!("9{i}"),
+                "calldisconnected",
+                &format!("80{i}"),
+                "",
+            ))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    // The first site now holds every slot it may (15 of 16), all hanging.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while rtb
+        .postbacks()
+        .iter()
+        .filter(|p| p.starts_with("/omni/"))
+        .count()
+        < 15
+    {
+        assert!(std::time::Instant::now() < until, "{:?}", rtb.postbacks());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = relay
+        .webhook_to("555", "hook-token-second-01", &call_with_attrs("77"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !rtb.postbacks().iter().any(|p| p.starts_with("/us/")) {
+        assert!(std::time::Instant::now() < until, "{:?}", rtb.postbacks());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let omni: Vec<String> = rtb
+        .postbacks()
+        .into_iter()
+        .filter(|p| p.starts_with("/omni/"))
+        .collect();
+    let mut distinct = omni.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        (omni.len(), distinct.len()),
+        (15, 15),
+        "the second site's postback went out while the first site's first attempts still hung \
+         (none of them retried yet), in the one slot the first site may not take"
+    );
+}

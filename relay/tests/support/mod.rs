@@ -28,6 +28,8 @@ pub struct Receiver {
     pub seen: Arc<Mutex<Vec<String>>>,
     pub methods: Arc<Mutex<Vec<String>>>,
     pub script: Arc<Mutex<Vec<(u16, String)>>>,
+    /// Requests whose path starts with this get no answer at all (a hung RTB House endpoint).
+    pub hung: Arc<Mutex<Option<String>>>,
 }
 
 impl Receiver {
@@ -37,13 +39,14 @@ impl Receiver {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let methods = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(Vec::new()));
-        let (s, m, q) = (seen.clone(), methods.clone(), script.clone());
+        let hung: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let (s, m, q, h) = (seen.clone(), methods.clone(), script.clone(), hung.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
-                let (s, m, q) = (s.clone(), m.clone(), q.clone());
+                let (s, m, q, h) = (s.clone(), m.clone(), q.clone(), h.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
                     let mut len = 0;
@@ -57,6 +60,17 @@ impl Receiver {
                     let mut words = head.split_whitespace();
                     let method = words.next().unwrap_or_default().to_string();
                     let target = words.next().unwrap_or_default().to_string();
+                    let hang = h
+                        .lock()
+                        .unwrap()
+                        .as_deref()
+                        .is_some_and(|prefix| target.starts_with(prefix));
+                    if hang {
+                        s.lock().unwrap().push(target);
+                        m.lock().unwrap().push(method);
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
+                    }
                     let (status, headers) = {
                         let mut q = q.lock().unwrap();
                         if q.is_empty() {
@@ -84,6 +98,7 @@ impl Receiver {
             seen,
             methods,
             script,
+            hung,
         }
     }
 
@@ -104,6 +119,11 @@ impl Receiver {
     pub fn hang_next(&self, count: usize) {
         let silences = std::iter::repeat_n((0, String::new()), count);
         self.script.lock().unwrap().extend(silences);
+    }
+
+    /// Every request whose path starts with `prefix` hangs from now on.
+    pub fn hang_path(&self, prefix: &str) {
+        *self.hung.lock().unwrap() = Some(prefix.to_string());
     }
 
     pub fn postbacks(&self) -> Vec<String> {
