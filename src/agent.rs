@@ -311,7 +311,7 @@ pub fn check(agent: &Shared) {
     };
     // The page's code runs here (cookie getters, `ct`): no borrow is held.
     let cookies = page::cookies();
-    let aid = cookie::read_aid(&cookies, &config.cookie);
+    let aid = cookie::read_aid(&cookies, config.cookie_names(), page::now_ms() as u64);
     let session = session::session_id(&config, &cookies);
     let ct_client = session::ct_client(&cookies);
     hand_attrs(agent, &config, aid.as_deref());

@@ -21,7 +21,8 @@ pub struct RawConfig {
     pub mod_id: Option<String>,
     /// Binding endpoint (`data-endpoint` / `endpoint`).
     pub endpoint: Option<String>,
-    /// RTB House cookie name (`data-cookie` / `cookie`).
+    /// RTB House cookie names, comma-separated (`data-cookie` / `cookie`; an npm array arrives
+    /// joined with commas).
     pub cookie: Option<String>,
     /// Key used in `ct('set_attrs', …)` (`data-attr-key` / `attrKey`).
     pub attr_key: Option<String>,
@@ -43,7 +44,8 @@ pub struct Config {
     /// Absolute or relative URL the bindings are POSTed to; `None` = the default for the
     /// source (script origin + `/v1/bindings`, or the page origin for npm).
     pub endpoint: Option<String>,
-    /// RTB House cookie name.
+    /// RTB House cookie names, in order (the first that holds an id wins), comma-separated as
+    /// given: read them with [`Config::cookie_names`]. Default `__r_aid_v__,__rtbh.aid`.
     pub cookie: String,
     /// Key used in `ct('set_attrs', …)`.
     pub attr_key: String,
@@ -64,7 +66,7 @@ pub enum Field {
     ModId,
     /// Endpoint not an http(s) URL or a path.
     Endpoint,
-    /// Cookie name not a cookie token.
+    /// A cookie name not a cookie token, or no name at all.
     Cookie,
     /// Attribute key empty, too long or with control characters.
     AttrKey,
@@ -91,10 +93,14 @@ impl Field {
             Field::ModId => (
                 "data-mod-id",
                 "modId",
-                " must be the 8-character Calltouch mod_id",
+                " must be the Calltouch mod_id (lowercase letters and digits)",
             ),
             Field::Endpoint => ("data-endpoint", "endpoint", " must be an http(s) URL"),
-            Field::Cookie => ("data-cookie", "cookie", " must be a cookie name"),
+            Field::Cookie => (
+                "data-cookie",
+                "cookie",
+                " must be one or more cookie names, comma-separated",
+            ),
             Field::AttrKey => ("data-attr-key", "attrKey", " must be 1 to 64 characters"),
             Field::SetAttrs => ("data-set-attrs", "setAttrs", " must be true or false"),
             Field::Consent => ("data-consent", "consent", " must be granted or pending"),
@@ -128,9 +134,9 @@ impl RawConfig {
             None => None,
         };
         let cookie = match self.cookie {
-            Some(c) if is_cookie_name(&c) => c,
+            Some(list) if is_cookie_list(&list) => list,
             Some(_) => return Err(Field::Cookie),
-            None => String::from(aidlink_protocol::cookie::RTB_COOKIE),
+            None => String::from("__r_aid_v__,__rtbh.aid"),
         };
         let attr_key = match self.attr_key {
             Some(k)
@@ -171,6 +177,23 @@ fn is_mod_id(m: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
+impl Config {
+    /// The RTB House cookie names, in the order they are tried: the comma-separated entries,
+    /// trimmed, empty ones (`a,,b`, a trailing comma) skipped.
+    pub fn cookie_names(&self) -> impl Iterator<Item = &str> {
+        names(&self.cookie)
+    }
+}
+
+fn names(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|n| !n.is_empty())
+}
+
+/// At least one name, and every name a cookie token.
+fn is_cookie_list(list: &str) -> bool {
+    names(list).next().is_some() && names(list).all(is_cookie_name)
+}
+
 fn is_cookie_name(c: &str) -> bool {
     (1..=64).contains(&c.len())
         && c.bytes()
@@ -201,6 +224,8 @@ fn is_endpoint(e: &str) -> bool {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+    use alloc::vec;
+    use alloc::vec::Vec;
 
     fn raw(site: &str) -> RawConfig {
         RawConfig {
@@ -213,7 +238,9 @@ mod tests {
     fn defaults_follow_the_contract() {
         let c = raw("38342").validate().unwrap();
         assert_eq!(c.site, "38342");
-        assert_eq!(c.cookie, "__r_aid_v__");
+        assert!(c
+            .cookie_names()
+            .eq(aidlink_protocol::cookie::DEFAULT_COOKIES));
         assert_eq!(c.attr_key, "__r_aid_v__");
         assert!(c.set_attrs && !c.consent_pending && !c.debug);
         assert_eq!((c.mod_id, c.endpoint), (None, None));
@@ -342,6 +369,31 @@ mod tests {
             Field::Debug.message(Source::Npm),
             "aidlink: debug must be true or false; aidlink is off"
         );
+    }
+
+    #[test]
+    fn cookie_is_a_comma_separated_list() {
+        let names = |list: &str| {
+            RawConfig {
+                cookie: Some(list.into()),
+                ..raw("1")
+            }
+            .validate()
+            .map(|c| c.cookie_names().map(String::from).collect::<Vec<_>>())
+        };
+        assert_eq!(names("__rtbh.aid"), Ok(vec!["__rtbh.aid".into()]));
+        assert_eq!(
+            names(" my_aid , __rtbh.aid,,__r_aid_v__, "),
+            Ok(vec![
+                "my_aid".into(),
+                "__rtbh.aid".into(),
+                "__r_aid_v__".into()
+            ]),
+            "trimmed, in order, empty entries skipped"
+        );
+        for bad in ["", " , ", "a,b c", "a;b", "a,é"] {
+            assert_eq!(names(bad), Err(Field::Cookie), "{bad:?}");
+        }
     }
 
     #[test]

@@ -128,7 +128,8 @@ fn option<T: serde::de::DeserializeOwned>(
 }
 
 /// The npm `start(options)` fields (CONTRACT.md, camelCase), each checked on its own so that
-/// a wrong type names its field. `site` may be a string or an integer.
+/// a wrong type names its field. `site` may be a string or an integer, `cookie` a string or an
+/// array of strings.
 #[cfg(feature = "npm")]
 fn npm_options(options: &JsValue) -> Result<RawConfig, Field> {
     use alloc::string::ToString;
@@ -142,12 +143,18 @@ fn npm_options(options: &JsValue) -> Result<RawConfig, Field> {
         Ok(site) => site,
         Err(_) => option::<u64>(options, "site", Field::Site)?.map(|n| n.to_string()),
     };
+    // A comma-separated string or an array of names; the config splits the string.
+    let cookie = match option::<String>(options, "cookie", Field::Cookie) {
+        Ok(cookie) => cookie,
+        Err(_) => option::<alloc::vec::Vec<String>>(options, "cookie", Field::Cookie)?
+            .map(|names| names.join(",")),
+    };
     let flag = |b: bool| String::from(if b { "true" } else { "false" });
     Ok(RawConfig {
         site,
         mod_id: option(options, "modId", Field::ModId)?,
         endpoint: option(options, "endpoint", Field::Endpoint)?,
-        cookie: option(options, "cookie", Field::Cookie)?,
+        cookie,
         attr_key: option(options, "attrKey", Field::AttrKey)?,
         set_attrs: option(options, "setAttrs", Field::SetAttrs)?.map(flag),
         consent: option(options, "consent", Field::Consent)?,

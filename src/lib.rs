@@ -1,6 +1,6 @@
-//! aidlink capture: binds the RTB House visitor id (cookie `__r_aid_v__`) to the Calltouch
-//! session, hands it to Calltouch (`ct('set_attrs', …)`) and sends the binding to the aidlink
-//! relay, once per (session, id). Compiled to WebAssembly; shipped as a `<script>` tag
+//! aidlink capture: binds the RTB House visitor id (cookie `__r_aid_v__` or `__rtbh.aid`) to the
+//! Calltouch session, hands it to Calltouch (`ct('set_attrs', …)`) and sends the binding to the
+//! aidlink relay, once per (session, id). Compiled to WebAssembly; shipped as a `<script>` tag
 //! (`www/loader/`) and as the npm package `aidlink`.
 //!
 //! The data path, in module order:

@@ -2,7 +2,8 @@
 //! one `localStorage`, a tab hidden while the relay fails, while a request is under way or before
 //! the next check has seen a new id, a page whose `fetch` misbehaves, a consent manager calling
 //! back from inside the cookie getter, consent refused before the module loaded, SPA routers
-//! calling `replaceState` in a loop.
+//! calling `replaceState` in a loop, the RTB House id in the current tags' JSON cookie
+//! (`__rtbh.aid`), late, rewritten, or beside the plain `__r_aid_v__`.
 #![cfg(target_arch = "wasm32")]
 
 use aidlink::agent;
@@ -263,5 +264,96 @@ async fn after_the_first_minute_page_events_check_at_most_every_5_s() {
         (1..=2).contains(&checks),
         "5 s of replaceState calls led to {checks} checks"
     );
+    agent::stop(&agent);
+}
+
+/// A UUID v1, as the current RTB House tags write in `__rtbh.aid`.
+const UUID: &str = "6dca811d-3ccc-11f1-989d-c722ed84714f";
+
+/// `__rtbh.aid`'s value as the current RTB House tag writes it: percent-encoded
+/// `{"eventType":"aid","id":…,"expiryDate":…}`, expiring `expires_in_ms` from now.
+fn rtbh_aid(id: &str, expires_in_ms: f64) -> String {
+    let expiry = js_sys::Date::new(&JsValue::from_f64(js_sys::Date::now() + expires_in_ms));
+    let json = js_sys::Object::new();
+    for (key, value) in [
+        ("eventType", JsValue::from_str("aid")),
+        ("id", JsValue::from_str(id)),
+        ("expiryDate", expiry.to_iso_string().into()),
+    ] {
+        js_sys::Reflect::set(&json, &key.into(), &value).unwrap();
+    }
+    let json = js_sys::JSON::stringify(&json).unwrap();
+    js_sys::encode_uri_component(&String::from(json)).into()
+}
+
+const FOUR_MONTHS_MS: f64 = 120.0 * 86_400_000.0;
+
+fn aid_of(body: &str) -> Option<String> {
+    body_field(body, "aid").as_string()
+}
+
+#[wasm_bindgen_test]
+async fn json_cookie_written_three_seconds_after_load_is_bound_with_its_id() {
+    fresh();
+    set_cookie("_ct_session_id", "66101");
+    let agent = start(|r| r.mod_id = None); // the default names: __r_aid_v__, __rtbh.aid
+    wait(3000).await;
+    assert_eq!(attempts(), 0);
+    assert!(!status(&agent).cookie && status(&agent).session);
+    set_cookie("__rtbh.aid", &rtbh_aid(UUID, FOUR_MONTHS_MS));
+    // The poll is 3 s apart by now: only the cookie change event makes it this prompt.
+    assert!(
+        wait_for(1000, || delivered().len() == 1).await,
+        "bound as soon as the JSON cookie appears"
+    );
+    assert_eq!(aid_of(&delivered()[0]).as_deref(), Some(UUID));
+    // The tag rewrites it with a new id: picked up as promptly, a new binding.
+    set_cookie(
+        "__rtbh.aid",
+        &rtbh_aid("k3X9pQ2mZ7vB1nL8wR4tY6uE0a", FOUR_MONTHS_MS),
+    );
+    assert!(wait_for(1000, || delivered().len() == 2).await);
+    assert_eq!(
+        aid_of(&delivered()[1]).as_deref(),
+        Some("k3X9pQ2mZ7vB1nL8wR4tY6uE0a")
+    );
+    assert_eq!(status(&agent).state, "bound");
+    agent::stop(&agent);
+}
+
+#[wasm_bindgen_test]
+async fn both_cookies_present_the_first_listed_wins() {
+    let both = || {
+        set_cookie("_ct_session_id", "66102");
+        set_cookie("__rtbh.aid", &rtbh_aid(UUID, FOUR_MONTHS_MS));
+        set_cookie("__r_aid_v__", AID);
+    };
+    fresh();
+    both();
+    let agent = start(|r| r.mod_id = None);
+    assert!(wait_for(2000, || delivered().len() == 1).await);
+    assert_eq!(
+        aid_of(&delivered()[0]).as_deref(),
+        Some(AID),
+        "the default list reads __r_aid_v__ first"
+    );
+    agent::stop(&agent);
+
+    fresh();
+    both();
+    let agent = start(|r| {
+        r.mod_id = None;
+        r.cookie = Some(" __rtbh.aid , __r_aid_v__".into());
+    });
+    assert!(wait_for(2000, || delivered().len() == 1).await);
+    assert_eq!(
+        aid_of(&delivered()[0]).as_deref(),
+        Some(UUID),
+        "data-cookie=\"__rtbh.aid,__r_aid_v__\" reads __rtbh.aid first"
+    );
+    // The first listed now reads as absent (expired): the next name is used.
+    set_cookie("__rtbh.aid", &rtbh_aid(UUID, -1000.0));
+    assert!(wait_for(1000, || delivered().len() == 2).await);
+    assert_eq!(aid_of(&delivered()[1]).as_deref(), Some(AID));
     agent::stop(&agent);
 }

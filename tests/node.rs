@@ -28,8 +28,11 @@ fn entry_points_without_a_page_neither_throw_nor_start() {
 #[wasm_bindgen_test]
 fn cookie_rules_hold_in_wasm() {
     let cookies = "x__r_aid_v__=no; __r_aid_v__=\"AbC%5F1\"; __r_aid_v__=later";
-    assert_eq!(read_aid(cookies, "__r_aid_v__").as_deref(), Some("AbC_1"));
-    assert_eq!(read_aid("__r_aid_v__=a%20b", "__r_aid_v__"), None);
+    assert_eq!(
+        read_aid(cookies, ["__r_aid_v__"], 0).as_deref(),
+        Some("AbC_1")
+    );
+    assert_eq!(read_aid("__r_aid_v__=a%20b", ["__r_aid_v__"], 0), None);
 }
 
 #[wasm_bindgen_test]

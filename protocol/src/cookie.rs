@@ -1,12 +1,21 @@
-//! Reading cookies the way `document.cookie` presents them (`a=1; b=2`), per DOMAIN.md §2:
-//! split on `;`, trim, exact name match, first match wins, strip one pair of double quotes,
-//! percent-decode with the raw value as fallback.
+//! Reading cookies the way `document.cookie` presents them (`a=1; b=2`): split on `;`, trim,
+//! exact name match, first match wins, strip one pair of double quotes, percent-decode with the
+//! raw value as fallback. And the RTB House id in either form a cookie (or a Calltouch `attrs`
+//! value) carries it: the id itself, or the JSON object the current RTB House tags write
+//! ([`read_aid_value`]; the scanner is in `json`).
 
 use alloc::borrow::Cow;
 use alloc::string::String;
 
-/// Default name of the first-party cookie the RTB House tag writes.
+mod json;
+
+/// Name of the first-party cookie the older RTB House tag writes: the id itself.
 pub const RTB_COOKIE: &str = "__r_aid_v__";
+/// Name of the cookie the current RTB House tags write: percent-encoded JSON,
+/// `{"eventType":"aid","id":"<id>","expiryDate":"<ISO 8601>"}`.
+pub const RTB_JSON_COOKIE: &str = "__rtbh.aid";
+/// The cookies the capture module reads when none are configured, in order: first found wins.
+pub const DEFAULT_COOKIES: [&str; 2] = [RTB_COOKIE, RTB_JSON_COOKIE];
 /// Longest RTB House id accepted.
 pub const MAX_AID_LEN: usize = 256;
 
@@ -35,7 +44,8 @@ pub fn decode(raw: &str) -> Cow<'_, str> {
 }
 
 /// True when `value` is acceptable as an RTB House visitor id: 1 to 256 printable ASCII
-/// characters, none of them `;`, `"`, `\` or a space. The id is otherwise opaque.
+/// characters, none of them `;`, `"`, `\` or a space (so UUIDs, with their `-`, pass). The id
+/// is otherwise opaque.
 pub fn is_valid_aid(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= MAX_AID_LEN
@@ -44,12 +54,64 @@ pub fn is_valid_aid(value: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b'"' | b'\\'))
 }
 
-/// Reads the RTB House id from a `document.cookie` string: the cookie `name`, decoded, and
-/// only if it is a valid id (an invalid value reads as absent).
-pub fn read_aid(cookies: &str, name: &str) -> Option<String> {
-    find(cookies, name)
-        .filter(|v| is_valid_aid(v))
-        .map(Cow::into_owned)
+/// The RTB House id in one decoded value: a cookie's value as [`find`] returns it, or a
+/// Calltouch `attrs[attr_key]` value. `now_ms` is the current time in ms since the epoch.
+///
+/// - A value starting with `{` is the JSON form `{"eventType":"aid","id":"…","expiryDate":"…"}`:
+///   the id is its `id`. It reads as absent when `id` is missing, not a string, empty, `unknown`,
+///   written with JSON escapes or not a valid id; when `eventType` is present and is not `"aid"`; when `expiryDate` is at
+///   or before `now_ms` (a missing or `null` `expiryDate` never expires); and when the text is
+///   not one flat JSON object or the date is not UTC ISO 8601 (`2027-04-20T15:22:01.591Z`).
+/// - A value starting with `%7B` is the JSON form percent-encoded once more (a cookie written
+///   already encoded and encoded again): it is decoded once more, and must then be the JSON
+///   form. Any other value starting with `%` (encoded deeper still) reads as absent.
+/// - Anything else is the id itself, valid per [`is_valid_aid`] and not `unknown`.
+///
+/// Never panics: anything unparseable reads as absent.
+pub fn read_aid_value(value: &str, now_ms: u64) -> Option<String> {
+    let value = value.trim();
+    let id = match value.as_bytes() {
+        [b'{', ..] => return from_json(value, now_ms),
+        [b'%', b'7', b'B' | b'b', ..] => {
+            let once_more = percent_encoding::percent_decode_str(value)
+                .decode_utf8()
+                .ok()?;
+            if !once_more.starts_with('{') {
+                return None;
+            }
+            return from_json(&once_more, now_ms);
+        }
+        [b'%', ..] => return None,
+        _ => value,
+    };
+    usable(id).then(|| String::from(id))
+}
+
+fn from_json(text: &str, now_ms: u64) -> Option<String> {
+    let object = json::parse(text)?;
+    if object.expiry_ms.is_some_and(|expiry| expiry <= now_ms) {
+        return None;
+    }
+    object.id.filter(|id| usable(id)).map(String::from)
+}
+
+/// A valid id that is not the placeholder `unknown` the tags write for "no id yet".
+fn usable(id: &str) -> bool {
+    is_valid_aid(id) && id != "unknown"
+}
+
+/// Reads the RTB House id from a `document.cookie` string: the first of `names`, in order,
+/// whose cookie holds an id per [`read_aid_value`] (a cookie whose value reads as absent does
+/// not win: the next name is tried). For each name the first cookie of that exact name is the
+/// one read.
+pub fn read_aid<'n>(
+    cookies: &str,
+    names: impl IntoIterator<Item = &'n str>,
+    now_ms: u64,
+) -> Option<String> {
+    names
+        .into_iter()
+        .find_map(|name| read_aid_value(&find(cookies, name)?, now_ms))
 }
 
 /// Calltouch's `_ct_ids` cookie, `<mod_id>:<site_id>:<sessionId>` once decoded.
@@ -88,110 +150,4 @@ pub fn is_valid_session(value: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exact_name_match_not_suffix() {
-        let c = "x__r_aid_v__=wrong; __r_aid_v__=Right123";
-        assert_eq!(find(c, RTB_COOKIE).as_deref(), Some("Right123"));
-        assert_eq!(find("x__r_aid_v__=wrong", RTB_COOKIE), None);
-        assert_eq!(find("__r_aid_v__x=wrong", RTB_COOKIE), None);
-    }
-
-    #[test]
-    fn first_match_wins_and_whitespace_is_trimmed() {
-        let c = "  a=1 ;__r_aid_v__ = first ; __r_aid_v__=second";
-        assert_eq!(find(c, RTB_COOKIE).as_deref(), Some("first"));
-    }
-
-    #[test]
-    fn empty_and_missing() {
-        assert_eq!(find("", RTB_COOKIE), None);
-        assert_eq!(find(";;; ;", RTB_COOKIE), None);
-        assert_eq!(
-            find("__r_aid_v__", RTB_COOKIE),
-            None,
-            "no '=' is not a cookie"
-        );
-        assert_eq!(
-            read_aid("__r_aid_v__=", RTB_COOKIE),
-            None,
-            "empty value is absent"
-        );
-    }
-
-    #[test]
-    fn value_may_contain_equals() {
-        assert_eq!(find("k=a=b", "k").as_deref(), Some("a=b"));
-    }
-
-    #[test]
-    fn quotes_stripped_once_then_percent_decoded() {
-        assert_eq!(find("k=\"abc\"", "k").as_deref(), Some("abc"));
-        assert_eq!(find("k=\"\"abc\"\"", "k").as_deref(), Some("\"abc\""));
-        assert_eq!(
-            find("k=\"abc", "k").as_deref(),
-            Some("\"abc"),
-            "unbalanced kept"
-        );
-        assert_eq!(find("k=AbC%5F12", "k").as_deref(), Some("AbC_12"));
-    }
-
-    #[test]
-    fn bad_percent_encoding_falls_back_to_raw() {
-        assert_eq!(find("k=%FF%FEab", "k").as_deref(), Some("%FF%FEab"));
-        assert_eq!(find("k=50%", "k").as_deref(), Some("50%"));
-    }
-
-    #[test]
-    fn aid_validation() {
-        assert!(is_valid_aid("AbCdEf0123456789xyz"));
-        assert!(is_valid_aid("AbCdEf0123456789xyz_1700000000"));
-        assert!(is_valid_aid(&"a".repeat(256)));
-        assert!(!is_valid_aid(&"a".repeat(257)));
-        for bad in ["", "a b", "a;b", "a\"b", "a\\b", "a\tb", "é", "a\u{7f}"] {
-            assert!(!is_valid_aid(bad), "{bad:?} must be rejected");
-        }
-    }
-
-    #[test]
-    fn read_aid_treats_invalid_as_absent() {
-        assert_eq!(read_aid("__r_aid_v__=a%20b", RTB_COOKIE), None);
-        assert_eq!(read_aid("__r_aid_v__=%22q%22", RTB_COOKIE), None);
-        assert_eq!(
-            read_aid("__r_aid_v__=%41bc", RTB_COOKIE).as_deref(),
-            Some("Abc")
-        );
-        assert_eq!(
-            read_aid("__r_aid_v__=x; __r_aid_v__=y", "__r_aid_v__").as_deref(),
-            Some("x")
-        );
-    }
-
-    #[test]
-    fn ct_ids_cookie() {
-        let raw = find("_ct_ids=vwgixinz%3A38342%3A261374990", "_ct_ids").unwrap();
-        let ids = parse_ct_ids(&raw).unwrap();
-        assert_eq!(
-            ids,
-            CtIds {
-                mod_id: "vwgixinz",
-                site_id: "38342",
-                session: "261374990"
-            }
-        );
-        assert_eq!(parse_ct_ids("vwgixinz:38342"), None);
-        assert_eq!(parse_ct_ids("vwgixinz:38342:"), None);
-        assert_eq!(parse_ct_ids("vwgixinz:38342:null"), None);
-    }
-
-    #[test]
-    fn session_validation() {
-        assert!(is_valid_session("261374990"));
-        assert!(!is_valid_session("null"));
-        assert!(!is_valid_session("undefined"));
-        assert!(!is_valid_session("1 2"));
-        assert!(!is_valid_session(&"1".repeat(65)));
-    }
-}
+mod tests;

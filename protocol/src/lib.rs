@@ -4,7 +4,9 @@
 //! - [`binding`]: the `POST /v1/bindings` payload ([`Binding`], [`Touch`]), its validation and the
 //!   deterministic binding id used for de-duplication.
 //! - [`cookie`]: `document.cookie` parsing (exact name, first match, quotes, percent-decoding),
-//!   RTB House id validation, and Calltouch's `_ct_ids` cookie.
+//!   the RTB House id in either form (the id itself, or the `__rtbh.aid` JSON object) read from
+//!   a list of cookie names or from one value (`attrs`), id validation, and Calltouch's
+//!   `_ct_ids` cookie.
 //! - [`touch`]: the traffic touchpoint of a page view (utm_*, referrer host, landing path) and
 //!   how a touchpoint reads as source / medium / direct.
 //! - [`backoff`]: the retry and polling schedule (exponential, capped, with jitter supplied by

@@ -59,6 +59,8 @@ test("the types check the README's example and refuse options of the wrong type"
   const wrong = tsc("wrong.ts", `import { start } from "aidlink";\nvoid start({ site: "38342", consent: "yes", setAttrs: "false" });\n`);
   assert.match(wrong, /wrong\.ts.*error TS2322.*"yes"/, wrong);
   assert.match(wrong, /error TS2322.*string.*boolean/, wrong);
+  assert.equal(tsc("cookies.ts", `import { start } from "aidlink";\nvoid start({ site: 1, cookie: "__rtbh.aid,my_aid" });\nvoid start({ site: 1, cookie: ["__rtbh.aid", "my_aid"] });\n`), "");
+  assert.match(tsc("cookie-number.ts", `import { start } from "aidlink";\nvoid start({ site: 1, cookie: [5] });\n`), /error TS2322/);
 });
 
 test("Node imports it without crashing; start() rejects with a clear error", () => {
@@ -74,7 +76,7 @@ document.cookie = "__r_aid_v__=ViteAppId0123456789ab; path=/";
 document.cookie = "_ct_session_id=515151; path=/";
 const params = new URLSearchParams(location.search);
 const options = params.has("options") ? JSON.parse(params.get("options"))
-  : { site: "38342", endpoint: params.get("relay") + "/v1/bindings", debug: true };
+  : { site: "38342", endpoint: params.get("relay") + "/v1/bindings", debug: true, cookie: ["__rtbh.aid", "__r_aid_v__"] };
 start(options).then((handle) => { window.handle = handle; });
 `);
   execFileSync(path.join(ROOT, "node_modules/.bin/vite"), ["build", "--logLevel", "warn"], { cwd: app, stdio: "inherit" });
@@ -99,7 +101,8 @@ start(options).then((handle) => { window.handle = handle; });
     for (const [options, line] of [
       [{ site: "38342", setAttrs: "false" }, "aidlink: setAttrs must be true or false; aidlink is off"],
       [{ site: 38342.5 }, "aidlink: site is required: the numeric Calltouch site id; aidlink is off"],
-      [{ site: "38342", modId: 12345678 }, "aidlink: modId must be the 8-character Calltouch mod_id; aidlink is off"],
+      [{ site: "38342", modId: 12345678 }, "aidlink: modId must be the Calltouch mod_id (lowercase letters and digits); aidlink is off"],
+      [{ site: "38342", cookie: ["__rtbh.aid", 5] }, "aidlink: cookie must be one or more cookie names, comma-separated; aidlink is off"],
     ]) {
       const bad = await (await sharedBrowser()).newPage();
       const console = [];

@@ -1,5 +1,5 @@
 /**
- * aidlink: binds the RTB House visitor id (`__r_aid_v__`) to the Calltouch session, hands it to
+ * aidlink: binds the RTB House visitor id (`__r_aid_v__` / `__rtbh.aid`) to the Calltouch session, hands it to
  * Calltouch and sends the binding to your aidlink relay, once per session and id.
  */
 
@@ -11,8 +11,12 @@ export interface AidlinkOptions {
   modId?: string;
   /** Where bindings are POSTed. Default: this page's origin + `/v1/bindings`. */
   endpoint?: string;
-  /** RTB House cookie name. Default `"__r_aid_v__"`. */
-  cookie?: string;
+  /**
+   * RTB House cookie name(s): one name, a comma-separated list or an array; the first that holds
+   * an id wins. A value is the id itself or the JSON form the current RTB House tags write
+   * (`__rtbh.aid`). Default `["__r_aid_v__", "__rtbh.aid"]`.
+   */
+  cookie?: string | string[];
   /** Key used in `ct('set_attrs', …)`. Default `"__r_aid_v__"`. */
   attrKey?: string;
   /** Also hand the id to Calltouch with `ct('set_attrs', …)`. Default `true`. */
