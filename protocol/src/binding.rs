@@ -166,6 +166,21 @@ impl Binding {
     }
 }
 
+/// How far a client's clock may be from the relay's before its timestamp is not believed.
+pub const MAX_CLOCK_SKEW_MS: u64 = 24 * 3600 * 1000;
+
+impl Touch {
+    /// The touchpoint with its timestamp kept when it is within [`MAX_CLOCK_SKEW_MS`] of
+    /// `received_ms` (the relay's clock), else replaced by `received_ms`: a client cannot
+    /// reorder a visitor's visits by claiming a time far in the past or the future.
+    pub fn with_sane_time(mut self, received_ms: u64) -> Touch {
+        if self.ts.abs_diff(received_ms) > MAX_CLOCK_SKEW_MS {
+            self.ts = received_ms;
+        }
+        self
+    }
+}
+
 /// True for a Calltouch site id: 1 to 20 ASCII digits.
 pub fn is_site_id(site: &str) -> bool {
     (1..=20).contains(&site.len()) && site.bytes().all(|b| b.is_ascii_digit())
@@ -282,6 +297,28 @@ mod tests {
             let msg = b.validate().unwrap_err().to_string();
             assert!(msg.starts_with(prefix), "{msg} should start with {prefix}");
         }
+    }
+
+    #[test]
+    fn a_client_time_far_from_the_relays_clock_is_replaced_by_the_time_of_arrival() {
+        let now = 1_732_500_000_000;
+        let at = |ts: u64| {
+            Touch {
+                ts,
+                ..Touch::default()
+            }
+            .with_sane_time(now)
+            .ts
+        };
+        assert_eq!(
+            at(now - 3_600_000),
+            now - 3_600_000,
+            "an hour slow is believed"
+        );
+        assert_eq!(at(now + MAX_CLOCK_SKEW_MS), now + MAX_CLOCK_SKEW_MS);
+        assert_eq!(at(u64::MAX), now, "the far future is not");
+        assert_eq!(at(0), now);
+        assert_eq!(at(now - MAX_CLOCK_SKEW_MS - 1), now);
     }
 
     #[test]

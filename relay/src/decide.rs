@@ -3,7 +3,6 @@
 //! it was judged on and the `cd` it is sent with. Pure: the store supplies the bindings and
 //! touchpoints.
 
-use aidlink_protocol::cookie::is_valid_aid;
 use aidlink_protocol::Touch;
 
 use crate::config::{Attribution, Dedup, Metric, Site, TagMatch, TrafficField, TrafficOp};
@@ -12,7 +11,10 @@ use crate::webhook::{Lead, LeadKind, Traffic};
 
 mod verdict;
 
-pub use verdict::{judge, rtb_id, visits, Candidate, LeadFacts, StoredTouch, Verdict, TOUCH_LIMIT};
+pub use verdict::{
+    judge, rtb_id, visits, Candidate, IdChoice, IdSource, LeadFacts, StoredTouch, Verdict,
+    TOUCH_LIMIT,
+};
 
 /// The decision about one lead event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,21 +100,6 @@ impl Decision {
             _ => Status::Filtered,
         }
     }
-}
-
-/// The RTB House id for a lead: the binding found by session, else by Calltouch visitor id,
-/// else `attrs[attr_key]` (validated like the cookie).
-pub fn pick_aid(
-    by_session: Option<&str>,
-    by_client: Option<&str>,
-    lead: &Lead,
-    attr_key: &str,
-) -> Option<String> {
-    by_session
-        .or(by_client)
-        .or_else(|| lead.attrs.get(attr_key).map(String::as_str))
-        .filter(|aid| is_valid_aid(aid))
-        .map(str::to_string)
 }
 
 /// The touchpoint credited under `model`; `touches` are in time order.

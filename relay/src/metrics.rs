@@ -14,6 +14,7 @@ pub struct Metrics {
     bindings: Mutex<BTreeMap<String, u64>>,
     leads: Mutex<BTreeMap<String, u64>>,
     postbacks: Mutex<BTreeMap<String, u64>>,
+    id_conflicts: Mutex<BTreeMap<String, u64>>,
 }
 
 fn bump(map: &Mutex<BTreeMap<String, u64>>, key: &str) {
@@ -36,6 +37,13 @@ impl Metrics {
     /// A postback attempt ended `delivered`, `retry` or `dead`.
     pub fn postback(&self, outcome: &str) {
         bump(&self.postbacks, outcome);
+    }
+
+    /// A decided lead whose ids disagreed (`session_ids`: its session was bound to several
+    /// RTB House ids; `other_visitor`: bindings of its session from another Calltouch visitor
+    /// were left out; `attrs_disagree`: Calltouch's attrs overruled a binding).
+    pub fn id_conflict(&self, kind: &str) {
+        bump(&self.id_conflicts, kind);
     }
 
     /// The Prometheus text exposition.
@@ -77,6 +85,13 @@ impl Metrics {
             "Postback attempts by outcome.",
             "outcome",
             &self.postbacks,
+        );
+        family(
+            &mut out,
+            "aidlink_id_conflicts_total",
+            "Decided leads whose RTB House ids disagreed, by kind.",
+            "kind",
+            &self.id_conflicts,
         );
         let oldest = outbox
             .oldest_ms

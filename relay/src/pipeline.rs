@@ -71,11 +71,11 @@ impl Pipeline {
             if facts.decided {
                 return Ok(Outcome::Nothing);
             }
-            let aid = decide::rtb_id(&facts, &site.attr_key);
+            let id = decide::rtb_id(&facts, &site.attr_key, crate::http::now_ms());
             let keys = TouchKeys {
                 session: facts.lead.session_id.clone(),
                 ct_client: facts.lead.ct_client_id.clone(),
-                aid: aid.clone(),
+                aid: id.aid.clone(),
             };
             // The visits that led to the lead: received no later than the lead itself was
             // first received (a visit after the call must not change how a redelivery is
@@ -90,7 +90,7 @@ impl Pipeline {
                 )
                 .await?;
             let visits = decide::visits(stored);
-            let Some(verdict) = decide::judge(site, &facts, aid.as_deref(), &visits) else {
+            let Some(verdict) = decide::judge(site, &facts, &id, &visits) else {
                 return Ok(Outcome::Nothing);
             };
             let reason = verdict.reason();
@@ -119,6 +119,17 @@ impl Pipeline {
                 return Ok(Outcome::Nothing);
             }
             self.metrics.lead(&reason);
+            // Ids that disagree for one lead: a visitor whose cookie rotated, or someone
+            // posting bindings for sessions that are not theirs.
+            if id.session_ids > 1 {
+                self.metrics.id_conflict("session_ids");
+            }
+            if id.foreign > 0 {
+                self.metrics.id_conflict("other_visitor");
+            }
+            if id.source == Some(decide::IdSource::AttrsOverBinding) {
+                self.metrics.id_conflict("attrs_disagree");
+            }
             tracing::info!(site = %site_id, lead = %lead_id, reason = %reason, "lead decided");
             if queued {
                 self.wake.notify_one();

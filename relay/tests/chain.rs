@@ -11,7 +11,10 @@ use support::*;
 async fn binding_then_call_end_posts_once_with_that_aid() {
     let rtb = Receiver::start().await;
     let relay = Relay::start(&rtb, "metrics = [\"target_calls\"]");
-    assert_eq!(relay.bind("261374990", None, AID).await.status(), 204);
+    assert_eq!(
+        relay.bind("261374990", Some(CT_CLIENT), AID).await.status(),
+        204
+    );
     assert_eq!(
         relay
             .webhook(&call("5512001", "callconnected", "261374990", ""))
@@ -56,7 +59,7 @@ async fn binding_then_call_end_posts_once_with_that_aid() {
 async fn redelivered_webhook_posts_once() {
     let rtb = Receiver::start().await;
     let relay = Relay::start(&rtb, "");
-    relay.bind("700", Some("2200000000464647719"), AID).await;
+    relay.bind("700", Some(CT_CLIENT), AID).await;
     for _ in 0..3 {
         assert_eq!(
             relay
@@ -116,7 +119,7 @@ async fn binding_found_by_calltouch_visitor_id_and_attrs_fallback() {
 async fn call_start_only_waits_and_sends_nothing() {
     let rtb = Receiver::start().await;
     let relay = Relay::start(&rtb, "metrics = [\"target_calls\"]");
-    relay.bind("701", None, AID).await;
+    relay.bind("701", Some(CT_CLIENT), AID).await;
     relay.webhook(&call("46", "callconnected", "701", "")).await;
     let t = relay.wait_status("call-46", "waiting", 5).await;
     assert_eq!(t["reason"], "waiting:call_end");
@@ -129,7 +132,7 @@ async fn call_start_only_waits_and_sends_nothing() {
 async fn switch_off_then_on_without_restart() {
     let rtb = Receiver::start().await;
     let mut relay = Relay::start(&rtb, "enabled = false");
-    relay.bind("702", None, AID).await;
+    relay.bind("702", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("47", "calldisconnected", "702", ""))
         .await;
@@ -168,7 +171,7 @@ async fn receiver_failing_twice_then_accepting_gets_one_postback() {
     let rtb = Receiver::start().await;
     rtb.fail_next(&[503, 503]);
     let relay = Relay::start(&rtb, "");
-    relay.bind("703", None, AID).await;
+    relay.bind("703", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("49", "calldisconnected", "703", ""))
         .await;
@@ -194,7 +197,7 @@ async fn refused_postback_is_dead_lettered_then_replayed_once() {
     let rtb = Receiver::start().await;
     rtb.fail_next(&[400]);
     let relay = Relay::start(&rtb, "");
-    relay.bind("704", None, AID).await;
+    relay.bind("704", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("50", "calldisconnected", "704", ""))
         .await;
@@ -240,7 +243,7 @@ async fn refused_postback_is_dead_lettered_then_replayed_once() {
 async fn tags_count_as_of_the_call_end_only() {
     let rtb = Receiver::start().await;
     let relay = Relay::start(&rtb, "tags = { names = [\"VIP\"] }");
-    relay.bind("707", None, AID).await;
+    relay.bind("707", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("91", "calldisconnected", "707", ""))
         .await;

@@ -11,7 +11,7 @@ async fn a_visit_after_the_call_does_not_change_its_traffic_decision() {
         "attribution = \"last_click\"\n\
          traffic = [{ field = \"utm_source\", op = \"equals\", value = \"google\" }]",
     );
-    relay.bind("708", None, AID).await; // a yandex visit before the call
+    relay.bind("708", Some(CT_CLIENT), AID).await; // a yandex visit before the call
     relay
         .webhook(&call("93", "calldisconnected", "708", ""))
         .await;
@@ -79,7 +79,7 @@ async fn a_site_without_its_pkey_yet_records_misconfigured_and_sends_nothing() {
         format!("warning: {warning}\n")
     );
 
-    assert_eq!(relay.bind("720", None, AID).await.status(), 204);
+    assert_eq!(relay.bind("720", Some(CT_CLIENT), AID).await.status(), 204);
     let r = relay
         .webhook(&call("60", "calldisconnected", "720", ""))
         .await;

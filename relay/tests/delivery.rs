@@ -9,7 +9,7 @@ async fn replay_after_fixing_the_pkey_sends_the_new_pkey_once() {
     let rtb = Receiver::start().await;
     rtb.fail_next(&[400]); // RTB House refuses the PKEY
     let relay = Relay::start(&rtb, "");
-    relay.bind("704", None, AID).await;
+    relay.bind("704", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("50", "calldisconnected", "704", ""))
         .await;
@@ -49,7 +49,7 @@ async fn switched_off_before_delivery_is_not_sent_until_switched_on_and_replayed
     let rtb = Receiver::start().await;
     rtb.fail_next(&[503; 10_000]); // RTB House is down for now
     let relay = Relay::start(&rtb, "");
-    relay.bind("709", None, AID).await;
+    relay.bind("709", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("51", "calldisconnected", "709", ""))
         .await;
@@ -87,7 +87,7 @@ async fn retry_after_as_an_http_date_is_honoured() {
         &format!("retry-after: {}\r\n", httpdate::fmt_http_date(in_an_hour)),
     );
     let relay = Relay::start(&rtb, ""); // retries after 100–300 ms on its own
-    relay.bind("710", None, AID).await;
+    relay.bind("710", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("52", "calldisconnected", "710", ""))
         .await;
@@ -125,7 +125,7 @@ async fn a_redirect_is_not_followed_and_dead_letters_the_postback() {
     let rtb = Receiver::start().await;
     rtb.reply_next(302, &format!("location: http://{}/elsewhere\r\n", rtb.addr));
     let relay = Relay::start(&rtb, "");
-    relay.bind("711", None, AID).await;
+    relay.bind("711", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("53", "calldisconnected", "711", ""))
         .await;
@@ -142,7 +142,7 @@ async fn a_pkey_removed_before_delivery_is_never_sent_empty() {
     let rtb = Receiver::start().await;
     rtb.fail_next(&[503; 10_000]); // RTB House is down for now
     let relay = Relay::start(&rtb, "");
-    relay.bind("711", None, AID).await;
+    relay.bind("711", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("52", "calldisconnected", "711", ""))
         .await;
@@ -168,7 +168,7 @@ async fn a_receiver_that_never_answers_is_retried_after_the_timeout() {
     let rtb = Receiver::start().await;
     rtb.hang_next(1);
     let relay = Relay::start(&rtb, ""); // rtbhouse.timeout_ms = 1000
-    relay.bind("705", None, AID).await;
+    relay.bind("705", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("55", "calldisconnected", "705", ""))
         .await;
@@ -199,7 +199,7 @@ async fn a_receiver_that_never_answers_is_retried_after_the_timeout() {
 async fn a_postback_past_24_hours_is_not_sent_and_replay_refuses_it_unless_forced() {
     let rtb = Receiver::start().await;
     let relay = Relay::start(&rtb, "");
-    relay.bind("705", None, AID).await;
+    relay.bind("705", Some(CT_CLIENT), AID).await;
     // A call that ended 25 hours ago (its webhook arrives late, or the relay was down).
     let then = call_timestamp() - 25 * 3600;
     let late = call("51", "calldisconnected", "705", "").replace(
@@ -275,7 +275,7 @@ async fn a_site_whose_rtb_house_hangs_does_not_hold_up_another_site() {
         .reload_with(|text| text.replace("timeout_ms = 1000", "timeout_ms = 20000"))
         .await;
     for i in 0..30 {
-        relay.bind(&format!("80{i}"), None, AID).await;
+        relay.bind(&format!("80{i}"), Some(CT_CLIENT), AID).await;
         let r = relay
             .webhook(&call(
                 &format!("9{i}"),

@@ -182,7 +182,9 @@ async fn the_same_binding_id_on_two_sites_is_two_bindings() {
     assert_eq!(bind("38342", "1001", AID).await, 204);
     assert_eq!(bind("555", "2002", "OtherAid0123456789").await, 204);
     let hook = |id: &str, session: &str| {
-        call(id, "calldisconnected", session, "").replace("2200000000464647719", "9")
+        // Without a Calltouch visitor id, every binding of the session counts.
+        call(id, "calldisconnected", session, "")
+            .replace(&format!("ctClientId={CT_CLIENT}"), "ctClientId=null")
     };
     let response = relay
         .webhook_to("555", WEBHOOK_TOKEN, &hook("7", "2002"))
@@ -226,8 +228,8 @@ async fn the_same_binding_posted_twice_is_stored_once() {
     let rtb = Receiver::start().await;
     let relay = Relay::start(&rtb, "");
     // The module retries a POST whose answer it lost: the same `id` again.
-    assert_eq!(relay.bind("730", None, AID).await.status(), 204);
-    assert_eq!(relay.bind("730", None, AID).await.status(), 204);
+    assert_eq!(relay.bind("730", Some(CT_CLIENT), AID).await.status(), 204);
+    assert_eq!(relay.bind("730", Some(CT_CLIENT), AID).await.status(), 204);
     let metrics = relay.metrics().await;
     for line in [
         "aidlink_bindings_total{result=\"accepted\"} 1\n",

@@ -10,7 +10,7 @@ async fn json_logs_are_one_object_per_line_without_secrets() {
     let rtb = Receiver::start().await;
     rtb.fail_next(&[503]);
     let relay = Relay::start_with_args(rtb.endpoint(), "", "", &["--log-format", "json"]);
-    relay.bind("740", None, AID).await;
+    relay.bind("740", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("7401", "calldisconnected", "740", ""))
         .await;
@@ -121,7 +121,7 @@ async fn cors_preflight_bundle_files_and_operator_endpoints() {
             .status(),
         200
     );
-    relay.bind("705", None, AID).await;
+    relay.bind("705", Some(CT_CLIENT), AID).await;
     let metrics = relay.metrics().await;
     assert!(
         metrics.contains("aidlink_bindings_total{result=\"accepted\"} 1"),
@@ -135,7 +135,7 @@ async fn logs_never_contain_secrets_or_personal_data() {
     let rtb = Receiver::start().await;
     rtb.fail_next(&[503]);
     let relay = Relay::start(&rtb, "");
-    relay.bind("706", None, AID).await;
+    relay.bind("706", Some(CT_CLIENT), AID).await;
     relay
         .webhook(&call("90", "calldisconnected", "706", ""))
         .await;

@@ -72,7 +72,7 @@ async fn concurrent_bindings_share_transactions() {
 async fn a_lead_stored_but_not_decided_before_a_crash_is_sent_at_start() {
     let rtb = Receiver::start().await;
     let mut relay = Relay::start(&rtb, "");
-    relay.bind("72001", None, AID).await;
+    relay.bind("72001", Some(CT_CLIENT), AID).await;
     relay.kill();
     // The state a crash leaves between "webhook stored, 200 answered" and "decided": the
     // lead's event is in the database, undecided.
@@ -112,7 +112,7 @@ async fn killed_with_pending_postbacks_and_restarted_delivers_each_once() {
     let mut relay = Relay::start(&rtb, "");
     for n in 0..5 {
         let session = format!("71{n}");
-        relay.bind(&session, None, AID).await;
+        relay.bind(&session, Some(CT_CLIENT), AID).await;
         assert_eq!(
             relay
                 .webhook(&call(&format!("6{n}"), "calldisconnected", &session, ""))

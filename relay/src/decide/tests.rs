@@ -376,31 +376,6 @@ fn attribution_models_over_stored_touchpoints() {
 }
 
 #[test]
-fn rtb_id_from_session_then_client_then_attrs() {
-    let with_attrs = lead(&format!(
-        "{END}&attrs=%7B%22__r_aid_v__%22%3A%22FromAttrs1%22%2C%22bad%22%3A%22a+b%22%7D"
-    ));
-    assert_eq!(
-        pick_aid(Some("S"), Some("C"), &with_attrs, "__r_aid_v__").as_deref(),
-        Some("S")
-    );
-    assert_eq!(
-        pick_aid(None, Some("C"), &with_attrs, "__r_aid_v__").as_deref(),
-        Some("C")
-    );
-    assert_eq!(
-        pick_aid(None, None, &with_attrs, "__r_aid_v__").as_deref(),
-        Some("FromAttrs1")
-    );
-    assert_eq!(
-        pick_aid(None, None, &with_attrs, "bad"),
-        None,
-        "an invalid attrs value is no id"
-    );
-    assert_eq!(pick_aid(None, None, &lead(END), "__r_aid_v__"), None);
-}
-
-#[test]
 fn only_target_failed_and_tags_make_a_call_wait_for_its_end() {
     let start = |flags: &str| {
         lead(&format!(

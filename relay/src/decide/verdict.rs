@@ -1,13 +1,15 @@
-//! A stored lead judged from its loaded facts: which RTB House id it goes to (binding by
-//! session, then by Calltouch visitor id, then `attrs`), which visits led to it (de-duplicated,
-//! in time order, the most recent [`TOUCH_LIMIT`]), and the verdict the store records: the
-//! decision, the lead's status, and the postback to queue, its time fixed here. Pure: the
-//! store loads the facts ([`crate::store::Store::lead_facts`], [`crate::store::Store::touches`])
-//! and writes the verdict; [`crate::pipeline`] runs the steps.
+//! A stored lead judged from its loaded facts: which RTB House id it goes to ([`rtb_id`]),
+//! which visits led to it (de-duplicated, in time order, the most recent [`TOUCH_LIMIT`]), and
+//! the verdict the store records: the decision, the lead's status, where its id came from, and
+//! the postback to queue, its time fixed here. Pure: the store loads the facts
+//! ([`crate::store::Store::lead_facts`], [`crate::store::Store::touches`]) and writes the
+//! verdict; [`crate::pipeline`] runs the steps.
 
 use aidlink_protocol::Touch;
 
-use super::{decide, pick_aid, Decision};
+use aidlink_protocol::cookie::is_valid_aid;
+
+use super::{decide, Decision};
 use crate::config::Site;
 use crate::postback::Postback;
 use crate::store::LeadStatus;
@@ -72,6 +74,8 @@ pub enum Verdict {
         status: LeadStatus,
         /// The postback to queue when the decision is to send.
         postback: Option<Postback>,
+        /// Where the lead's RTB House id came from, when it has one.
+        id_source: Option<IdSource>,
     },
 }
 
@@ -85,18 +89,89 @@ impl Verdict {
     }
 }
 
-/// The RTB House id of a lead: the newest binding of its session, else of its Calltouch
-/// visitor id, else `attrs[attr_key]`.
-pub fn rtb_id(facts: &LeadFacts, attr_key: &str) -> Option<String> {
-    fn newest(c: &[Candidate]) -> Option<&str> {
-        c.first().map(|c| c.aid.as_str())
+/// Where a lead's RTB House id came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdSource {
+    /// The newest binding of the lead's session (with the lead's Calltouch visitor id, when the
+    /// webhook carries one).
+    Session,
+    /// The newest binding of the lead's Calltouch visitor id.
+    Visitor,
+    /// `attrs[attr_key]`, which the page handed to Calltouch and Calltouch delivered.
+    Attrs,
+    /// `attrs[attr_key]`, which disagreed with the bindings: Calltouch's own account wins.
+    AttrsOverBinding,
+}
+
+impl IdSource {
+    /// As recorded in the lead's trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdSource::Session => "binding of the session",
+            IdSource::Visitor => "binding of the Calltouch visitor",
+            IdSource::Attrs => "attrs",
+            IdSource::AttrsOverBinding => "attrs (a binding disagreed and was not used)",
+        }
     }
-    pick_aid(
-        newest(&facts.by_session),
-        newest(&facts.by_client),
-        &facts.lead,
-        attr_key,
-    )
+}
+
+/// A lead's RTB House id, where it came from, and what disagreed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdChoice {
+    /// The id, when the lead has one.
+    pub aid: Option<String>,
+    /// Where it came from.
+    pub source: Option<IdSource>,
+    /// Distinct ids among the bindings that count for the lead's session (more than one: the
+    /// session was bound to several visitors — a rotated cookie, or a forged binding).
+    pub session_ids: usize,
+    /// Bindings of the session left out because their Calltouch visitor id is not the lead's.
+    pub foreign: usize,
+}
+
+/// The RTB House id of a lead. Only what agrees with what Calltouch itself reports counts, so
+/// a third party who knows a session id cannot redirect the credit by posting a binding:
+/// - when the webhook carries `ctClientId`, only bindings with that Calltouch visitor id count
+///   for its session;
+/// - the newest such binding of the session, else the newest binding of the visitor id;
+/// - `attrs[attr_key]` (set by the page through `ct('set_attrs')`, delivered by Calltouch;
+///   a plain id or the RTB House tag's JSON form, read as the browser reads the cookie) is
+///   used when there is no binding, and wins when it disagrees with one.
+pub fn rtb_id(facts: &LeadFacts, attr_key: &str, now_ms: i64) -> IdChoice {
+    let client = facts.lead.ct_client_id.as_deref();
+    let counts = |c: &&Candidate| client.is_none() || c.ct_client.as_deref() == client;
+    let session: Vec<&Candidate> = facts.by_session.iter().filter(counts).collect();
+    let mut distinct: Vec<&str> = session.iter().map(|c| c.aid.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let bound = session
+        .first()
+        .map(|c| (c.aid.as_str(), IdSource::Session))
+        .or_else(|| {
+            facts
+                .by_client
+                .first()
+                .map(|c| (c.aid.as_str(), IdSource::Visitor))
+        })
+        .filter(|(aid, _)| is_valid_aid(aid));
+    let attrs =
+        facts.lead.attrs.get(attr_key).and_then(|value| {
+            aidlink_protocol::cookie::read_aid_value(value, now_ms.max(0) as u64)
+        });
+    let (aid, source) = match (bound, attrs) {
+        (Some((bound, _)), Some(attrs)) if bound != attrs => {
+            (Some(attrs), Some(IdSource::AttrsOverBinding))
+        }
+        (Some((bound, source)), _) => (Some(bound.to_string()), Some(source)),
+        (None, Some(attrs)) => (Some(attrs), Some(IdSource::Attrs)),
+        (None, None) => (None, None),
+    };
+    IdChoice {
+        aid,
+        source,
+        session_ids: distinct.len(),
+        foreign: facts.by_session.len() - session.len(),
+    }
 }
 
 /// The visits a lead is judged on: each distinct touchpoint once, in time order (client time,
@@ -119,12 +194,7 @@ pub fn visits(mut stored: Vec<StoredTouch>) -> Vec<Touch> {
 /// Judges a lead; `None` when there is nothing to decide (its latest event is decided).
 /// A postback's time is the lead's `timestamp`, else when the relay first received the lead,
 /// fixed here once: the outbox keeps it, so a redelivery or a restart does not move it.
-pub fn judge(
-    site: &Site,
-    facts: &LeadFacts,
-    aid: Option<&str>,
-    visits: &[Touch],
-) -> Option<Verdict> {
+pub fn judge(site: &Site, facts: &LeadFacts, id: &IdChoice, visits: &[Touch]) -> Option<Verdict> {
     if facts.decided {
         return None;
     }
@@ -134,7 +204,7 @@ pub fn judge(
     ) {
         return Some(Verdict::AlreadyQueued);
     }
-    let decision = decide(site, &facts.lead, aid, visits);
+    let decision = decide(site, &facts.lead, id.aid.as_deref(), visits);
     let (status, postback) = match &decision {
         Decision::Send { aid, credit } => (
             LeadStatus::Retrying,
@@ -152,6 +222,7 @@ pub fn judge(
         decision,
         status,
         postback,
+        id_source: id.source,
     })
 }
 
@@ -204,22 +275,106 @@ mod tests {
         }
     }
 
-    fn candidate(aid: &str, created_ms: i64) -> Candidate {
+    fn candidate(aid: &str, client: Option<&str>, created_ms: i64) -> Candidate {
         Candidate {
             aid: aid.into(),
-            ct_client: None,
+            ct_client: client.map(str::to_string),
             created_ms,
         }
     }
 
+    const ATTRS: &str = "attrs=%7B%22__r_aid_v__%22%3A%22FromAttrs1%22%7D";
+
+    fn id(facts: &LeadFacts) -> (Option<String>, Option<IdSource>) {
+        let choice = rtb_id(facts, "__r_aid_v__", 0);
+        (choice.aid, choice.source)
+    }
+
     #[test]
     fn the_id_is_the_session_binding_then_the_visitor_binding_then_attrs() {
-        let mut f = facts("leadtype=call&id=1&attrs=%7B%22__r_aid_v__%22%3A%22FromAttrs1%22%7D");
-        assert_eq!(rtb_id(&f, "__r_aid_v__").as_deref(), Some("FromAttrs1"));
-        f.by_client = vec![candidate("FromClient1", 5)];
-        assert_eq!(rtb_id(&f, "__r_aid_v__").as_deref(), Some("FromClient1"));
-        f.by_session = vec![candidate("Newest1", 9), candidate("Older1", 3)];
-        assert_eq!(rtb_id(&f, "__r_aid_v__").as_deref(), Some("Newest1"));
+        let mut f = facts("leadtype=call&id=1&ctClientId=C1");
+        assert_eq!(id(&f), (None, None));
+        f.by_client = vec![candidate("FromClient1", Some("C1"), 5)];
+        assert_eq!(
+            id(&f),
+            (Some("FromClient1".into()), Some(IdSource::Visitor))
+        );
+        f.by_session = vec![
+            candidate("Newest1", Some("C1"), 9),
+            candidate("Older1", Some("C1"), 3),
+        ];
+        assert_eq!(id(&f), (Some("Newest1".into()), Some(IdSource::Session)));
+        let mut only_attrs = facts(&format!("leadtype=call&id=1&{ATTRS}"));
+        assert_eq!(
+            id(&only_attrs),
+            (Some("FromAttrs1".into()), Some(IdSource::Attrs))
+        );
+        only_attrs
+            .lead
+            .attrs
+            .insert("__r_aid_v__".into(), "a b".into());
+        assert_eq!(
+            id(&only_attrs),
+            (None, None),
+            "an invalid attrs value is no id"
+        );
+    }
+
+    #[test]
+    fn a_binding_from_another_calltouch_visitor_does_not_count_for_the_session() {
+        // The webhook says the call came from visitor C1; someone who learned the session id
+        // posted a later binding with another visitor id, or with none.
+        let mut f = facts("leadtype=call&id=1&sessionId=S1&ctClientId=C1");
+        f.by_session = vec![
+            candidate("Forged1", Some("C666"), 30),
+            candidate("Forged2", None, 20),
+            candidate("Visitor1", Some("C1"), 10),
+        ];
+        let choice = rtb_id(&f, "__r_aid_v__", 0);
+        assert_eq!(choice.aid.as_deref(), Some("Visitor1"));
+        assert_eq!((choice.foreign, choice.session_ids), (2, 1));
+        // Without a ctClientId in the webhook every binding of the session counts.
+        f.lead.ct_client_id = None;
+        let choice = rtb_id(&f, "__r_aid_v__", 0);
+        assert_eq!(choice.aid.as_deref(), Some("Forged1"));
+        assert_eq!((choice.foreign, choice.session_ids), (0, 3));
+    }
+
+    #[test]
+    fn attrs_win_over_a_binding_that_disagrees() {
+        let mut f = facts(&format!("leadtype=call&id=1&sessionId=S1&{ATTRS}"));
+        f.by_session = vec![candidate("Forged1", None, 30)];
+        assert_eq!(
+            id(&f),
+            (Some("FromAttrs1".into()), Some(IdSource::AttrsOverBinding))
+        );
+        f.by_session = vec![candidate("FromAttrs1", None, 30)];
+        assert_eq!(
+            id(&f),
+            (Some("FromAttrs1".into()), Some(IdSource::Session)),
+            "agreeing"
+        );
+    }
+
+    #[test]
+    fn attrs_may_carry_the_rtb_house_tags_json_form() {
+        let json = "%7B%22__r_aid_v__%22%3A%22%7B%5C%22eventType%5C%22%3A%5C%22aid%5C%22%2C%5C%22id%5C%22%3A%5C%226dca811d-3ccc-11f1-989d-c722ed84714f%5C%22%7D%22%7D";
+        let f = facts(&format!("leadtype=call&id=1&attrs={json}"));
+        assert_eq!(
+            id(&f),
+            (
+                Some("6dca811d-3ccc-11f1-989d-c722ed84714f".into()),
+                Some(IdSource::Attrs)
+            )
+        );
+    }
+
+    fn known(aid: &str) -> IdChoice {
+        IdChoice {
+            aid: Some(aid.into()),
+            source: Some(IdSource::Session),
+            ..IdChoice::default()
+        }
     }
 
     #[test]
@@ -230,7 +385,7 @@ mod tests {
             postback: Some(p),
             status,
             ..
-        }) = judge(&site, &without, Some("Aid1"), &[])
+        }) = judge(&site, &without, &known("Aid1"), &[])
         else {
             panic!("sent");
         };
@@ -238,7 +393,7 @@ mod tests {
         let with = facts("leadtype=request&requestId=77&timestamp=1732500100");
         let Some(Verdict::Decided {
             postback: Some(p), ..
-        }) = judge(&site, &with, Some("Aid1"), &[])
+        }) = judge(&site, &with, &known("Aid1"), &[])
         else {
             panic!("sent");
         };
@@ -251,20 +406,20 @@ mod tests {
         let mut f = facts("leadtype=call&id=1");
         f.status = LeadStatus::Sent;
         assert_eq!(
-            judge(&site, &f, Some("A1"), &[]),
+            judge(&site, &f, &known("A1"), &[]),
             Some(Verdict::AlreadyQueued)
         );
         f.decided = true;
-        assert_eq!(judge(&site, &f, Some("A1"), &[]), None);
+        assert_eq!(judge(&site, &f, &known("A1"), &[]), None);
         let mut waiting = facts("leadtype=call&id=1&callphase=callconnected");
         let target = crate::config::test_site("metrics = [\"target_calls\"]");
         waiting.status = LeadStatus::Waiting;
-        let verdict = judge(&target, &waiting, Some("A1"), &[]).unwrap();
+        let verdict = judge(&target, &waiting, &known("A1"), &[]).unwrap();
         assert_eq!(verdict.reason(), "waiting:call_end");
         let filtered = judge(
             &crate::config::test_site("enabled = false"),
             &facts("leadtype=call&id=1"),
-            None,
+            &IdChoice::default(),
             &[],
         )
         .unwrap();

@@ -156,7 +156,7 @@ async fn accept_binding(
     let bytes: Bytes = to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::TooLarge)?;
-    let binding: Binding =
+    let mut binding: Binding =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Malformed(format!("body: {e}")))?;
     binding
         .validate()
@@ -170,7 +170,11 @@ async fn accept_binding(
             return Err(ApiError::Forbidden("origin not allowed for this site"));
         }
     }
-    Ok(state.store.put_binding(binding, now_ms()).await?)
+    let now = now_ms();
+    binding.touch = binding
+        .touch
+        .map(|t| t.with_sane_time(u64::try_from(now).unwrap_or_default()));
+    Ok(state.store.put_binding(binding, now).await?)
 }
 
 /// `GET|POST /v1/calltouch/{site}?token=…`: 200 once the lead is stored; decided after.

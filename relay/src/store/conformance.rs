@@ -5,7 +5,7 @@
 use aidlink_protocol::{Binding, Touch};
 
 use super::{Attempt, ClaimPlan, Delivery, LeadStatus, Next, Store, TouchKeys};
-use crate::decide::{Credit, Decision, Verdict};
+use crate::decide::{Credit, Decision, IdSource, Verdict};
 use crate::postback::{Cd, Postback};
 use crate::webhook::test_lead;
 
@@ -44,6 +44,7 @@ fn send(lead: &crate::webhook::Lead, aid: &str, at: i64, cd: Cd) -> Verdict {
         },
         status: LeadStatus::Retrying,
         postback: Some(Postback::for_lead(lead, aid, at, cd)),
+        id_source: Some(IdSource::AttrsOverBinding),
     }
 }
 
@@ -448,6 +449,7 @@ pub async fn retention_deletes_old_settled_data_and_keeps_what_is_pending(store:
         decision: Decision::NoRtbId,
         status: LeadStatus::Filtered,
         postback: None,
+        id_source: None,
     };
     assert!(store
         .record_verdict(SITE.into(), filtered.lead_id(), v, verdict, old)
@@ -469,6 +471,7 @@ pub async fn retention_deletes_old_settled_data_and_keeps_what_is_pending(store:
         decision: Decision::WaitingCallEnd,
         status: LeadStatus::Waiting,
         postback: None,
+        id_source: Some(IdSource::Session),
     };
     assert!(store
         .record_verdict(SITE.into(), waiting.lead_id(), v, verdict, old)

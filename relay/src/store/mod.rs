@@ -148,6 +148,9 @@ pub struct Trail {
     pub judged_source: Option<String>,
     /// For a lead that was queued: the `cd` sent with its postback.
     pub cd: Option<String>,
+    /// Where its RTB House id came from (`binding of the session`, `attrs`, `attrs (a binding
+    /// disagreed and was not used)`, …), when it has one.
+    pub id_source: Option<String>,
     /// The stored lead (latest event; no personal data).
     pub lead: serde_json::Value,
     /// Every webhook event received, with the decision made on it.

@@ -19,6 +19,9 @@ pub const WEBHOOK_TOKEN: &str = "hook-token-0123456789";
 pub const ORIGIN: &str = "https://shop.example";
 pub const HASH: &str = "IYIhaCDSPfPoVd4FIEF1";
 pub const AID: &str = "AbCdEf0123456789xyz";
+/// The Calltouch visitor id (`_ct`) of the test visitor: `call()` webhooks carry it as
+/// `ctClientId`, and a binding counts for their session only when it carries it too.
+pub const CT_CLIENT: &str = "2200000000464647719";
 
 /// A fake RTB House: records each request's method, path and query, answers the scripted
 /// replies (status and extra header lines, or silence) in order, then 200.
@@ -442,7 +445,7 @@ pub fn call(id: &str, phase: &str, session: &str, extra: &str) -> String {
     format!(
         "leadtype=call&id={id}&callphase={phase}&timestamp={timestamp}&status=successful&unique=true&\
          targetcall=target&uniqtargetcall=uniqtarget&callerphone=79161234567&fio=Ivan+Petrov&ip=95.31.18.119&\
-         sessionId={session}&ctClientId=2200000000464647719&siteId=38342&utm_source=yandex&utm_content=null&\
+         sessionId={session}&ctClientId={CT_CLIENT}&siteId=38342&utm_source=yandex&utm_content=null&\
          tags_manual=null&attrs=null{extra}"
     )
 }

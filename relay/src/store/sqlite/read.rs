@@ -149,14 +149,22 @@ pub(super) fn trail(
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let row: Option<Row> = conn
         .prepare_cached(sql::TRAIL_LEAD)?
         .query_row(params![site, lead_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })
         .optional()?;
-    let Some((lead, status, reason, judged_source, cd)) = row else {
+    let Some((lead, status, reason, judged_source, cd, id_source)) = row else {
         return Ok(None);
     };
     let events = conn
@@ -187,6 +195,7 @@ pub(super) fn trail(
         reason,
         judged_source,
         cd,
+        id_source,
         lead: from_json(&lead)?,
         events,
         attempts,

@@ -106,13 +106,15 @@ CREATE TRIGGER attempts_out AFTER DELETE ON attempts BEGIN UPDATE row_counts SET
         fixup: None,
     },    // `cd` is an attribution flag decided with the lead (`dedup = "attribution"`): the outbox
     // keeps it with the postback's other facts, and the lead keeps the source it was judged
-    // on and the cd sent, for its trail. `forced`: re-queued by `replay --force`.
+    // on and the cd sent, and where its RTB House id came from, for its trail. `forced`:
+    // re-queued by `replay --force`.
     Migration {
         sql: "
 ALTER TABLE outbox ADD COLUMN cd TEXT NOT NULL DEFAULT 'default';
 ALTER TABLE outbox ADD COLUMN forced INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE leads ADD COLUMN judged_source TEXT;
 ALTER TABLE leads ADD COLUMN cd TEXT;
+ALTER TABLE leads ADD COLUMN id_source TEXT;
 ",
         fixup: None,
     },

@@ -46,7 +46,7 @@ pub const TOUCHES_BY_AID: &str = "SELECT touch, touch_ts, created_ms FROM bindin
 
 /// A verdict, only on the version judged and only once.
 pub const DECIDE_LEAD: &str =
-    "UPDATE leads SET status = ?3, reason = ?4, decided = 1, updated_ms = ?5 \
+    "UPDATE leads SET status = ?3, reason = ?4, decided = 1, updated_ms = ?5, id_source = ?7 \
      WHERE site = ?1 AND lead_id = ?2 AND version = ?6 AND decided = 0";
 /// An already queued lead's new events: recorded, not decided.
 pub const SETTLE_LEAD: &str =
@@ -97,7 +97,7 @@ pub const DEAD_ONE: &str =
 
 /// A lead for the trail.
 pub const TRAIL_LEAD: &str =
-    "SELECT lead, status, reason, judged_source, cd FROM leads WHERE site = ?1 AND lead_id = ?2";
+    "SELECT lead, status, reason, judged_source, cd, id_source FROM leads WHERE site = ?1 AND lead_id = ?2";
 /// Its events in order.
 pub const TRAIL_EVENTS: &str = "SELECT received_ms, phase, reason FROM lead_events WHERE site = ?1 AND lead_id = ?2 ORDER BY seq";
 /// Its attempts in order.

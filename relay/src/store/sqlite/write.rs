@@ -101,6 +101,7 @@ pub(super) fn record_verdict(
             decision,
             status,
             postback,
+            id_source,
         } => {
             let applied = conn.prepare_cached(sql::DECIDE_LEAD)?.execute(params![
                 site,
@@ -108,7 +109,8 @@ pub(super) fn record_verdict(
                 status,
                 decision.reason(),
                 now_ms,
-                version
+                version,
+                id_source.map(|s| s.as_str())
             ])?;
             if let (1, Some(p)) = (applied, postback) {
                 conn.prepare_cached(sql::QUEUE_POSTBACK)?.execute(params![
