@@ -69,11 +69,30 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Watches `path` (SIGHUP, and a modification-time check every `every`) and reloads.
-pub async fn watch(settings: Settings, path: PathBuf, every: Duration) {
-    let mut seen = modified(&path);
+/// Watches `path` (SIGHUP, and a modification-time check every `every`) and reloads. The
+/// SIGHUP handler is installed when this is called, not when the future first runs: a
+/// `systemctl reload` right after start must reload, not kill the process (SIGHUP's default).
+/// Call it from within the runtime.
+pub fn watch(
+    settings: Settings,
+    path: PathBuf,
+    every: Duration,
+) -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    #[cfg(unix)]
+    return watching(settings, path, every, hangup);
+    #[cfg(not(unix))]
+    return watching(settings, path, every);
+}
+
+async fn watching(
+    settings: Settings,
+    path: PathBuf,
+    every: Duration,
+    #[cfg(unix)] mut hangup: Option<tokio::signal::unix::Signal>,
+) {
+    let mut seen = modified(&path);
     loop {
         #[cfg(unix)]
         let by_signal = async {
