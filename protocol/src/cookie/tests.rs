@@ -300,7 +300,9 @@ fn no_prefix_or_byte_swap_of_the_json_form_panics() {
         assert_eq!(value(prefix), None, "{prefix}");
     }
     for at in 0..json.len() {
-        for swap in ["{", "}", "\"", "\\", ":", ",", "é", "\u{0}", "9", "Z", "%7B"] {
+        for swap in [
+            "{", "}", "\"", "\\", ":", ",", "é", "\u{0}", "9", "Z", "%7B",
+        ] {
             let mut bytes = json.as_bytes().to_vec();
             bytes.splice(at..at + 1, swap.bytes());
             if let Ok(text) = String::from_utf8(bytes) {
