@@ -45,6 +45,36 @@ test("cookie and session at once, call ends: exactly one postback carrying the p
   });
 });
 
+test("demo with ?rtb_form=json → call → one postback with the JSON cookie's id", async () => {
+  await withDemo("rtb-form-json", {}, async ({ demo, page, status }) => {
+    await page.goto(demo.pageUrl("/", "rtb_delay=0&ct_delay=0&rtb_form=json"));
+    await waitFor(async () => (await status())?.state === "bound", { what: "bound" });
+    assert.equal(await pageCookie(page, "__r_aid_v__"), null, "the tag wrote only the JSON form");
+    // What the current RTB House tag writes: percent-encoded {"eventType":"aid","id":…,"expiryDate":…}.
+    const raw = await pageCookie(page, "__rtbh\\.aid");
+    assert.match(raw, /^%7B%22eventType%22%3A%22aid%22%2C%22id%22%3A%22/, raw);
+    const written = JSON.parse(decodeURIComponent(raw));
+    assert.match(written.id, /^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "a UUID v1");
+    assert.ok(Date.parse(written.expiryDate) > Date.now(), written.expiryDate);
+    await page.click("#simulate-call");
+    const answered = await waitFor(
+      () => page.evaluate(() => (document.querySelector("#last-lead").textContent.match(/^(call-\d+): webhook answered 200, 200$/) || [])[1]),
+      { what: "both webhooks of the call answered" },
+    );
+    // Every event of the lead decided and nothing left in the outbox: no postback can follow.
+    await waitFor(async () => {
+      const trail = await demo.admin(`/v1/sites/38342/leads/${answered}`);
+      return trail && trail.events.length === 2 && trail.events.every((e) => e.reason) && (await demo.metric("aidlink_outbox_depth")) === 0;
+    }, { what: "the call decided and delivered" });
+    assert.equal(demo.peer.postbacks.length, 1, JSON.stringify(demo.peer.postbacks));
+    const [postback] = demo.peer.postbacks;
+    assert.equal(postback.status, 200);
+    assert.equal(postback.aid, written.id, "the postback carries the JSON cookie's id");
+    assert.match(postback.tag, new RegExp(`_ct-${answered}_$`));
+    assert.equal(await demo.metric(ACCEPTED), 1, "one binding stored");
+  });
+});
+
 test("RTB House cookie set 5 s after load is still bound", async () => {
   await withDemo("cookie-5s-late", {}, async ({ demo, page, status }) => {
     await page.goto(demo.pageUrl("/", "rtb_delay=5000&ct_delay=0"));

@@ -15,7 +15,7 @@
     <p id="last-lead"></p></section>
   <section><h3>aidlink status()</h3><pre id="status"></pre></section>
   <section><h3>Ids on this page</h3><pre id="ids"></pre></section>
-  <section><h3>How it flows</h3><ol><li>RTB House tag sets <code>__r_aid_v__</code></li><li>Calltouch starts a session</li>
+  <section><h3>How it flows</h3><ol><li>RTB House tag sets <code>__r_aid_v__</code> (or <code>__rtbh.aid</code> with <code>?rtb_form=json</code>)</li><li>Calltouch starts a session</li>
     <li>aidlink hands the id to Calltouch and POSTs the binding to the relay</li><li>a call ends → Calltouch webhook → relay decides → one RTB House postback</li></ol></section>
   <section class="wide"><h3>Postbacks received by the fake RTB House</h3>
     <table><thead><tr><td>time</td><td>status</td><td>aid</td><td>tag</td></tr></thead><tbody id="postbacks"></tbody></table></section>
@@ -33,7 +33,8 @@
     var status = window.aidlink ? window.aidlink.status() : { state: "no aidlink on this page" };
     $("status").textContent = JSON.stringify(status, null, 2);
     $("ids").textContent = JSON.stringify({
-      "__r_aid_v__ (RTB House)": cookie("__r_aid_v__") || "(not yet)",
+      "__r_aid_v__ (RTB House, plain)": cookie("__r_aid_v__") || "(not yet)",
+      "__rtbh.aid (RTB House, JSON)": cookie("__rtbh\\.aid") || "(not yet)",
       "_ct_session_id (Calltouch)": cookie("_ct_session_id") || "(not yet)",
       "_ct (Calltouch visitor)": cookie("_ct") || "(not yet)",
       "ct('set_attrs') received": window.ctAttrs || [],

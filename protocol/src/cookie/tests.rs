@@ -289,3 +289,26 @@ fn session_validation() {
     assert!(!is_valid_session("1 2"));
     assert!(!is_valid_session(&"1".repeat(65)));
 }
+
+#[test]
+fn no_prefix_or_byte_swap_of_the_json_form_panics() {
+    let json = r#"{"eventType":"aid","note":"a\"\\\/\u00e9","id":"6dca811d-3ccc-11f1-989d-c722ed84714f","expiryDate":"2027-04-20T15:22:01.591Z"}"#;
+    let expected = Some(String::from(UUID));
+    assert_eq!(value(json), expected);
+    for end in 0..json.len() {
+        let prefix = json.get(..end).unwrap();
+        assert_eq!(value(prefix), None, "{prefix}");
+    }
+    for at in 0..json.len() {
+        for swap in [
+            "{", "}", "\"", "\\", ":", ",", "é", "\u{0}", "9", "Z", "%7B",
+        ] {
+            let mut bytes = json.as_bytes().to_vec();
+            bytes.splice(at..at + 1, swap.bytes());
+            if let Ok(text) = String::from_utf8(bytes) {
+                let _ = value(&text);
+                let _ = value(&["%7B", text.get(1..).unwrap_or("")].concat());
+            }
+        }
+    }
+}
