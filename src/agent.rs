@@ -23,7 +23,7 @@ use crate::{page, session};
 
 /// Checks triggered by page events are not throttled during the first minute after start.
 const EAGER_MS: f64 = 60_000.0;
-/// After that, checks are at least this far apart (issue 2 point 4).
+/// After that, checks are at least this far apart.
 const CALM_MS: f64 = 5_000.0;
 
 /// An agent shared with its timers and listeners.

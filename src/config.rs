@@ -1,5 +1,5 @@
 //! The module's settings, from the script tag's `data-*` attributes or the npm `start(options)`
-//! object (CONTRACT.md), validated before anything is read or sent. Pure: host-tested.
+//! object (docs/contract.md), validated before anything is read or sent. Pure: host-tested.
 
 use alloc::string::String;
 
@@ -116,7 +116,7 @@ impl Field {
 }
 
 impl RawConfig {
-    /// Checks every field and applies the defaults of CONTRACT.md.
+    /// Checks every field and applies the defaults of docs/contract.md.
     pub fn validate(self) -> Result<Config, Field> {
         let site = self
             .site

@@ -127,7 +127,7 @@ fn option<T: serde::de::DeserializeOwned>(
         .map_err(|_| field)
 }
 
-/// The npm `start(options)` fields (CONTRACT.md, camelCase), each checked on its own so that
+/// The npm `start(options)` fields (docs/contract.md, camelCase), each checked on its own so that
 /// a wrong type names its field. `site` may be a string or an integer, `cookie` a string or an
 /// array of strings.
 #[cfg(feature = "npm")]

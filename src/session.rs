@@ -1,4 +1,4 @@
-//! Finding the Calltouch session and visitor ids on the page, in DOMAIN.md §2's order of
+//! Finding the Calltouch session and visitor ids on the page, in docs/domain.md §2's order of
 //! preference: the current script's `ct('calltracking_params', mod_id).sessionId`, the legacy
 //! `window.call_value`, cookie `_ct_session_id`, cookie `_ct_ids`.
 

@@ -1,5 +1,5 @@
 //! The binding payload: one visitor's RTB House id bound to a Calltouch session, as the capture
-//! module (or a site's own backend) POSTs it to `/v1/bindings`. CONTRACT.md fixes its shape.
+//! module (or a site's own backend) POSTs it to `/v1/bindings`. docs/contract.md fixes its shape.
 
 use alloc::string::String;
 use serde::{Deserialize, Deserializer, Serialize};
