@@ -1,8 +1,7 @@
 //! Postback delivery over real HTTP against the fake RTB House: each attempt is built from
 //! the site's settings at that moment, and what RTB House answers decides what comes next.
-mod support;
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn replay_after_fixing_the_pkey_sends_the_new_pkey_once() {

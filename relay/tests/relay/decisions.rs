@@ -1,7 +1,6 @@
 //! Decisions over real HTTP: what a lead is judged on when more arrives after it.
-mod support;
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn a_visit_after_the_call_does_not_change_its_traffic_decision() {

@@ -1,9 +1,8 @@
 //! Bad input over real HTTP gets the right status and stores nothing: a wrong token, a wrong
 //! origin, an oversized or malformed body, an unknown site, a wrong content type, a client over
 //! its rate limit.
-mod support;
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn bad_requests_get_the_right_status_and_store_nothing() {

@@ -1,11 +1,10 @@
 //! The chain over real HTTP (real binary, real SQLite file, a fake RTB House on loopback): a
 //! binding and a webhook become one postback, whatever the redeliveries, the receiver failures,
 //! the switch and the filters waiting for the call end.
-mod support;
 
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn binding_then_call_end_posts_once_with_that_aid() {

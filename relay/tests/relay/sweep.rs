@@ -13,8 +13,7 @@ use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
 
-mod support;
-use support::fault::Faulty;
+use crate::support::fault::Faulty;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lead_whose_decision_failed_is_decided_within_seconds() {
@@ -26,7 +25,7 @@ async fn a_lead_whose_decision_failed_is_decided_within_seconds() {
         &db,
         Box::new(move |method, _| method == "lead_facts" && first.swap(false, Ordering::SeqCst)),
     ));
-    let config = Config::parse(include_str!("../relay.example.toml")).unwrap();
+    let config = Config::parse(include_str!("../../relay.example.toml")).unwrap();
     let state = AppState::new(
         Settings::new(config),
         store.clone(),

@@ -10,8 +10,7 @@ use aidlink_relay::store::sqlite::Sqlite;
 use aidlink_relay::store::Store;
 use aidlink_relay::webhook::parse_lead;
 
-mod support;
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn concurrent_bindings_share_transactions() {

@@ -1,9 +1,8 @@
 //! Ingest over real HTTP: webhooks by GET query or POST body, which client address a webhook
 //! comes from (the IP allow-list, dual-stack listeners, trusted proxies), which bodies it may
 //! carry, and what a binding sent twice stores.
-mod support;
 
-use support::*;
+use crate::support::*;
 
 /// A Calltouch webhook sent with these extra headers; the status it got.
 async fn hook_with(relay: &Relay, id: &str, headers: &[(&str, &str)]) -> u16 {

@@ -1,7 +1,6 @@
 //! Test support: the real `aidlink-relay` binary on 127.0.0.1 with a generated config and a
 //! SQLite file in a temp dir, and a fake RTB House receiver (a real HTTP server on loopback
 //! that records postbacks and answers with scripted statuses).
-#![allow(dead_code)]
 
 pub mod fault;
 
