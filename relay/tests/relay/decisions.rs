@@ -36,17 +36,7 @@ async fn a_visit_after_the_call_does_not_change_its_traffic_decision() {
     relay
         .webhook(&call("93", "calldisconnected", "708", ""))
         .await;
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let t = loop {
-        let t = relay.trail("call-93").await;
-        let decided = t["events"]
-            .as_array()
-            .is_some_and(|e| e.len() == 2 && !e[1]["reason"].is_null());
-        if decided || std::time::Instant::now() > until {
-            break t;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let t = relay.wait_decided("call-93", 2, 5).await;
     assert_eq!(
         t["events"][1]["reason"], "filtered:traffic:utm_source",
         "{t}"

@@ -1,6 +1,8 @@
 //! Postback delivery over real HTTP against the fake RTB House: each attempt is built from
 //! the site's settings at that moment, and what RTB House answers decides what comes next.
 
+use std::time::Duration;
+
 use crate::support::*;
 
 #[tokio::test]
@@ -90,14 +92,14 @@ async fn retry_after_as_an_http_date_is_honoured() {
     relay
         .webhook(&call("52", "calldisconnected", "710", ""))
         .await;
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while relay.trail("call-52").await["attempts"]
-        .as_array()
-        .is_none_or(|a| a.is_empty())
-    {
-        assert!(std::time::Instant::now() < until, "no attempt made");
-        settle().await;
-    }
+    wait_until("an attempt for call-52", Duration::from_secs(5), || async {
+        let t = relay.trail("call-52").await;
+        match t["attempts"].as_array() {
+            Some(a) if !a.is_empty() => Ok(()),
+            _ => Err(t),
+        }
+    })
+    .await;
     settle().await;
     settle().await;
     let t = relay.trail("call-52").await;
@@ -286,26 +288,18 @@ async fn a_site_whose_rtb_house_hangs_does_not_hold_up_another_site() {
         assert_eq!(r.status(), 200);
     }
     // The first site now holds every slot it may (15 of 16), all hanging.
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while rtb
-        .postbacks()
-        .iter()
-        .filter(|p| p.starts_with("/omni/"))
-        .count()
-        < 15
-    {
-        assert!(std::time::Instant::now() < until, "{:?}", rtb.postbacks());
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    rtb.wait_for("15 hanging attempts of the first site", 10, |posts| {
+        posts.iter().filter(|p| p.starts_with("/omni/")).count() >= 15
+    })
+    .await;
     let r = relay
         .webhook_to("555", "hook-token-second-01", &call_with_attrs("77"))
         .await;
     assert_eq!(r.status(), 200);
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !rtb.postbacks().iter().any(|p| p.starts_with("/us/")) {
-        assert!(std::time::Instant::now() < until, "{:?}", rtb.postbacks());
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    rtb.wait_for("the second site's postback", 10, |posts| {
+        posts.iter().any(|p| p.starts_with("/us/"))
+    })
+    .await;
     let omni: Vec<String> = rtb
         .postbacks()
         .into_iter()

@@ -194,17 +194,20 @@ async fn the_same_binding_id_on_two_sites_is_two_bindings() {
     let wait_sent = |site: &'static str, lead: &'static str| {
         let url = format!("{}/v1/sites/{site}/leads/{lead}", relay.url);
         async move {
-            for _ in 0..100 {
+            let what = format!("site {site}'s {lead} sent or filtered");
+            wait_until(&what, std::time::Duration::from_secs(5), || async {
                 let r = client().get(&url).bearer_auth(ADMIN).send().await.unwrap();
-                if r.status() == 200 {
-                    let t: serde_json::Value = r.json().await.unwrap();
-                    if t["status"] == "sent" || t["status"] == "filtered" {
-                        return t;
-                    }
+                if r.status() != 200 {
+                    return Err(serde_json::Value::from(r.status().as_u16()));
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            serde_json::Value::Null
+                let t: serde_json::Value = r.json().await.unwrap();
+                if t["status"] == "sent" || t["status"] == "filtered" {
+                    Ok(t)
+                } else {
+                    Err(t)
+                }
+            })
+            .await
         }
     };
     assert_eq!(wait_sent("555", "call-7").await["reason"], "sent");

@@ -3,12 +3,15 @@
 //! that records postbacks and answers with scripted statuses).
 
 pub mod fault;
+mod wait;
+
+pub use wait::wait_until;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -127,6 +130,24 @@ impl Receiver {
 
     pub fn postbacks(&self) -> Vec<String> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits up to `secs` until the postbacks received satisfy `done` (named `what`); them.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        secs: u64,
+        done: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        wait_until(what, Duration::from_secs(secs), || async {
+            let posts = self.postbacks();
+            if done(&posts) {
+                Ok(posts)
+            } else {
+                Err(format!("{posts:?}"))
+            }
+        })
+        .await
     }
 
     pub fn endpoint(&self) -> String {
@@ -271,11 +292,15 @@ impl Relay {
         assert_ne!(text, edited, "the edit changes the file");
         std::fs::write(self.config_path(), edited).unwrap();
         self.signal("-HUP");
-        let until = Instant::now() + Duration::from_secs(5);
-        while reloads(self.logs()) == before {
-            assert!(Instant::now() < until, "not reloaded: {}", self.logs());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until("configuration reloaded", Duration::from_secs(5), || async {
+            let logs = self.logs();
+            if reloads(logs.clone()) > before {
+                Ok(())
+            } else {
+                Err(logs)
+            }
+        })
+        .await
     }
 
     /// `aidlink-relay replay` for site 38342 (one lead, or all); its stdout.
@@ -347,11 +372,16 @@ impl Relay {
 
     /// Waits up to `secs` for `needle` to appear in the relay's log.
     pub async fn wait_log(&self, needle: &str, secs: u64) {
-        let until = Instant::now() + Duration::from_secs(secs);
-        while !self.logs().contains(needle) {
-            assert!(Instant::now() < until, "no {needle:?} in: {}", self.logs());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = format!("{needle:?} in the log");
+        wait_until(&what, Duration::from_secs(secs), || async {
+            let logs = self.logs();
+            if logs.contains(needle) {
+                Ok(())
+            } else {
+                Err(logs)
+            }
+        })
+        .await
     }
 
     /// `/metrics`, the Prometheus text.
@@ -397,16 +427,36 @@ impl Relay {
             .collect()
     }
 
-    /// Polls the lead's trail until `status`, up to `secs`.
+    /// Waits up to `secs` until the lead's trail says `status`; the trail.
     pub async fn wait_status(&self, lead: &str, status: &str, secs: u64) -> serde_json::Value {
-        let until = Instant::now() + Duration::from_secs(secs);
-        loop {
+        let what = format!("{lead} {status}");
+        wait_until(&what, Duration::from_secs(secs), || async {
             let t = self.trail(lead).await;
-            if t["status"] == status || Instant::now() > until {
-                return t;
+            if t["status"] == status {
+                Ok(t)
+            } else {
+                Err(t)
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
+    }
+
+    /// Waits up to `secs` until the lead has `events` events, each decided (with a reason):
+    /// the relay has judged every webhook of it received so far; the trail.
+    pub async fn wait_decided(&self, lead: &str, events: usize, secs: u64) -> serde_json::Value {
+        let what = format!("{lead}: {events} events, each with its reason");
+        wait_until(&what, Duration::from_secs(secs), || async {
+            let t = self.trail(lead).await;
+            let decided = t["events"]
+                .as_array()
+                .is_some_and(|e| e.len() == events && e.iter().all(|e| !e["reason"].is_null()));
+            if decided {
+                Ok(t)
+            } else {
+                Err(t)
+            }
+        })
+        .await
     }
 }
 
