@@ -270,11 +270,15 @@ async fn a_site_whose_rtb_house_hangs_does_not_hold_up_another_site() {
     let rtb = Receiver::start().await;
     rtb.hang_path("/omni/");
     // Long enough that the first site's first attempts are all still hanging when the second
-    // site's postback must go out.
-    let relay = Relay::start_with(rtb.endpoint(), SECOND_SITE, "");
-    relay
-        .reload_with(|text| text.replace("timeout_ms = 1000", "timeout_ms = 20000"))
-        .await;
+    // site's postback must go out. Restarted on the edited file, not reloaded: a SIGHUP this
+    // soon after start can arrive before the relay handles it, and kill it.
+    let mut relay = Relay::start_with(rtb.endpoint(), SECOND_SITE, "");
+    relay.kill();
+    let text = std::fs::read_to_string(relay.config_path()).unwrap();
+    let slow = text.replace("timeout_ms = 1000", "timeout_ms = 20000");
+    assert_ne!(text, slow);
+    std::fs::write(relay.config_path(), slow).unwrap();
+    relay.spawn();
     for i in 0..30 {
         relay.bind(&format!("80{i}"), None, AID).await;
         let r = relay
