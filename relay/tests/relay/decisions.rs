@@ -42,7 +42,7 @@ async fn a_visit_after_the_call_does_not_change_its_traffic_decision() {
         "{t}"
     );
     assert_eq!(t["reason"], "filtered:traffic:utm_source");
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert!(rtb.postbacks().is_empty());
 }
 
@@ -77,7 +77,7 @@ async fn a_site_without_its_pkey_yet_records_misconfigured_and_sends_nothing() {
     assert_eq!(t["reason"], "misconfigured:pkey", "{t}");
     assert_eq!(t["events"][0]["reason"], "misconfigured:pkey", "{t}");
     assert_eq!(relay.list("filtered").await, ["call-60"]);
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert!(rtb.postbacks().is_empty(), "{:?}", rtb.postbacks());
 
     // The PKEY arrives: new leads go; the one recorded misconfigured stays so (not resent).
@@ -91,7 +91,7 @@ async fn a_site_without_its_pkey_yet_records_misconfigured_and_sends_nothing() {
         relay.wait_status("call-61", "sent", 5).await["status"],
         "sent"
     );
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert_eq!(relay.trail("call-60").await["reason"], "misconfigured:pkey");
     let posts = rtb.postbacks();
     assert_eq!(posts.len(), 1, "{posts:?}");

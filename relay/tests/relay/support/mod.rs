@@ -10,6 +10,7 @@ pub use wait::wait_until;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,7 +33,21 @@ pub struct Receiver {
     pub script: Arc<Mutex<Vec<(u16, String)>>>,
     /// Requests whose path starts with this get no answer at all (a hung RTB House endpoint).
     pub hung: Arc<Mutex<Option<String>>>,
+    /// Connections accepted and not yet done with.
+    open: Arc<AtomicUsize>,
 }
+
+/// Counts a connection as open until dropped.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The path of [`Receiver::quiesce`]'s probe (answered, not recorded).
+const PROBE: &str = "/__probe";
 
 impl Receiver {
     pub async fn start() -> Receiver {
@@ -42,14 +57,19 @@ impl Receiver {
         let methods = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(Vec::new()));
         let hung: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let open = Arc::new(AtomicUsize::new(0));
         let (s, m, q, h) = (seen.clone(), methods.clone(), script.clone(), hung.clone());
+        let o = open.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
+                o.fetch_add(1, Ordering::SeqCst);
+                let guard = Open(o.clone());
                 let (s, m, q, h) = (s.clone(), m.clone(), q.clone(), h.clone());
                 tokio::spawn(async move {
+                    let _open = guard;
                     let mut buf = vec![0u8; 8192];
                     let mut len = 0;
                     while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
@@ -62,6 +82,11 @@ impl Receiver {
                     let mut words = head.split_whitespace();
                     let method = words.next().unwrap_or_default().to_string();
                     let target = words.next().unwrap_or_default().to_string();
+                    if target == PROBE {
+                        let reply = "HTTP/1.1 204 X\r\nconnection: close\r\n\r\n";
+                        let _ = socket.write_all(reply.as_bytes()).await;
+                        return;
+                    }
                     let hang = h
                         .lock()
                         .unwrap()
@@ -101,6 +126,7 @@ impl Receiver {
             methods,
             script,
             hung,
+            open,
         }
     }
 
@@ -147,6 +173,30 @@ impl Receiver {
                 Err(format!("{posts:?}"))
             }
         })
+        .await
+    }
+
+    /// Waits until every connection made to the receiver before this call has been read and
+    /// answered (or closed): a probe connection made now is answered (connections are
+    /// accepted in order), then none is left open. For requests a killed relay had already
+    /// written: once this returns, [`Receiver::postbacks`] holds all of them.
+    pub async fn quiesce(&self) {
+        let mut probe = tokio::net::TcpStream::connect(&self.addr).await.unwrap();
+        let request = format!("GET {PROBE} HTTP/1.1\r\nhost: x\r\n\r\n");
+        probe.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        probe.read_to_end(&mut answer).await.unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 204"), "probe answered");
+        wait_until(
+            "no connection left open at the fake RTB House",
+            Duration::from_secs(10),
+            || async {
+                match self.open.load(Ordering::SeqCst) {
+                    0 => Ok(()),
+                    n => Err(format!("{n} open")),
+                }
+            },
+        )
         .await
     }
 
@@ -396,6 +446,27 @@ impl Relay {
             .unwrap()
     }
 
+    /// The value of the `/metrics` sample named `sample` (with its labels:
+    /// `aidlink_postbacks_total{outcome="delivered"}`), if there is one.
+    pub async fn metric(&self, sample: &str) -> Option<f64> {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Waits until the outbox holds nothing queued, retrying or in flight
+    /// (`aidlink_outbox_depth 0`): every postback queued so far has been delivered or
+    /// dead-lettered, so the fake RTB House has seen every request it will get for them.
+    pub async fn wait_outbox_empty(&self) {
+        wait_until("an empty outbox", Duration::from_secs(10), || async {
+            match self.metric("aidlink_outbox_depth").await {
+                Some(0.0) => Ok(()),
+                depth => Err(format!("aidlink_outbox_depth {depth:?}")),
+            }
+        })
+        .await
+    }
+
     pub async fn trail(&self, lead: &str) -> serde_json::Value {
         let r = client()
             .get(format!("{}/v1/sites/38342/leads/{lead}", self.url))
@@ -494,8 +565,4 @@ pub fn call(id: &str, phase: &str, session: &str, extra: &str) -> String {
          sessionId={session}&ctClientId=2200000000464647719&siteId=38342&utm_source=yandex&utm_content=null&\
          tags_manual=null&attrs=null{extra}"
     )
-}
-
-pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(400)).await;
 }
