@@ -1,9 +1,8 @@
 //! Ingest over real HTTP: webhooks by GET query or POST body, which client address a webhook
 //! comes from (the IP allow-list, dual-stack listeners, trusted proxies), which bodies it may
 //! carry, and what a binding sent twice stores.
-mod support;
 
-use support::*;
+use crate::support::*;
 
 /// A Calltouch webhook sent with these extra headers; the status it got.
 async fn hook_with(relay: &Relay, id: &str, headers: &[(&str, &str)]) -> u16 {
@@ -35,8 +34,8 @@ async fn ipv4_client_of_a_dual_stack_listener_matches_an_ipv4_allow_list() {
         "webhook_ip_allow = [\"92.118.66.0/23\"]",
         "listen = \"[::]:0\"",
     );
+    // The 403 is the marker: a webhook is stored before it is answered.
     assert_eq!(hook_with(&outside, "102", &[]).await, 403);
-    settle().await;
     assert!(outside.trail("call-102").await.is_null(), "nothing stored");
     // Likewise an IPv4-mapped address forwarded by a trusted proxy.
     let proxied = Relay::start_with(
@@ -197,17 +196,20 @@ async fn the_same_binding_id_on_two_sites_is_two_bindings() {
     let wait_sent = |site: &'static str, lead: &'static str| {
         let url = format!("{}/v1/sites/{site}/leads/{lead}", relay.url);
         async move {
-            for _ in 0..100 {
+            let what = format!("site {site}'s {lead} sent or filtered");
+            wait_until(&what, std::time::Duration::from_secs(5), || async {
                 let r = client().get(&url).bearer_auth(ADMIN).send().await.unwrap();
-                if r.status() == 200 {
-                    let t: serde_json::Value = r.json().await.unwrap();
-                    if t["status"] == "sent" || t["status"] == "filtered" {
-                        return t;
-                    }
+                if r.status() != 200 {
+                    return Err(serde_json::Value::from(r.status().as_u16()));
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            serde_json::Value::Null
+                let t: serde_json::Value = r.json().await.unwrap();
+                if t["status"] == "sent" || t["status"] == "filtered" {
+                    Ok(t)
+                } else {
+                    Err(t)
+                }
+            })
+            .await
         }
     };
     assert_eq!(wait_sent("555", "call-7").await["reason"], "sent");

@@ -2,7 +2,7 @@
 //! write lock, say) is decided again within seconds, not at the next start.
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aidlink_relay::config::Config;
 use aidlink_relay::http::{app, AppState};
@@ -13,8 +13,8 @@ use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
 
-mod support;
-use support::fault::Faulty;
+use crate::support::fault::Faulty;
+use crate::support::wait_until;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lead_whose_decision_failed_is_decided_within_seconds() {
@@ -26,7 +26,7 @@ async fn a_lead_whose_decision_failed_is_decided_within_seconds() {
         &db,
         Box::new(move |method, _| method == "lead_facts" && first.swap(false, Ordering::SeqCst)),
     ));
-    let config = Config::parse(include_str!("../relay.example.toml")).unwrap();
+    let config = Config::parse(include_str!("../../relay.example.toml")).unwrap();
     let state = AppState::new(
         Settings::new(config),
         store.clone(),
@@ -41,18 +41,19 @@ async fn a_lead_whose_decision_failed_is_decided_within_seconds() {
     .body(Body::empty())
     .unwrap();
     assert_eq!(app(state).oneshot(hook).await.unwrap().status(), 200);
-    let until = Instant::now() + Duration::from_secs(5);
-    let trail = loop {
+    let trail = wait_until("call-1 decided", Duration::from_secs(5), || async {
         let trail = store
             .trail("38342".into(), "call-1".into())
             .await
             .unwrap()
             .unwrap();
-        if trail.status != LeadStatus::New || Instant::now() > until {
-            break trail;
+        if trail.status != LeadStatus::New {
+            Ok(trail)
+        } else {
+            Err(format!("{trail:?}"))
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     assert_eq!(
         store.failed.lock().unwrap().as_slice(),
         ["lead_facts"],

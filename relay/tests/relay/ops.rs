@@ -1,9 +1,8 @@
 //! What an operator meets, over real HTTP and the real binary: CORS preflight, the capture
 //! bundle files, `/healthz` `/readyz` `/metrics`, logs with no secret or personal data (text and
 //! `--log-format json`, one JSON object per line), `check-config` naming each problem.
-mod support;
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_without_secrets() {

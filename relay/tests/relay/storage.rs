@@ -3,15 +3,13 @@
 //! not yet decided, are delivered once after the restart.
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use aidlink_protocol::Binding;
 use aidlink_relay::store::sqlite::Sqlite;
 use aidlink_relay::store::Store;
 use aidlink_relay::webhook::parse_lead;
 
-mod support;
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn concurrent_bindings_share_transactions() {
@@ -95,7 +93,7 @@ async fn a_lead_stored_but_not_decided_before_a_crash_is_sent_at_start() {
     relay.spawn();
     let trail = relay.wait_status("call-7201", "sent", 15).await;
     assert_eq!(trail["reason"], "sent", "{trail}");
-    settle().await;
+    relay.wait_outbox_empty().await;
     let postbacks = rtb.postbacks();
     assert_eq!(postbacks.len(), 1, "{postbacks:?}");
     assert!(
@@ -123,8 +121,8 @@ async fn killed_with_pending_postbacks_and_restarted_delivers_each_once() {
     }
     relay.wait_status("call-64", "retrying", 5).await;
     relay.kill(); // SIGKILL: no graceful anything
-                  // Let any attempt already on the wire land (and be refused by the script) before counting.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+                  // Every attempt already on the wire lands (and is refused by the script) before counting.
+    rtb.quiesce().await;
     rtb.script.lock().unwrap().clear();
     let before = rtb.postbacks().len();
     relay.spawn();
@@ -132,7 +130,7 @@ async fn killed_with_pending_postbacks_and_restarted_delivers_each_once() {
         let t = relay.wait_status(&format!("call-6{n}"), "sent", 15).await;
         assert_eq!(t["status"], "sent", "{t}");
     }
-    settle().await;
+    relay.wait_outbox_empty().await;
     let after: Vec<String> = rtb.postbacks()[before..].to_vec();
     for n in 0..5 {
         let id = format!("ct-call-6{n}_");

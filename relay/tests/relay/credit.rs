@@ -1,8 +1,7 @@
 //! Whom a lead is credited to cannot be changed by a third party who knows (or guesses) a
 //! Calltouch session id: only what agrees with Calltouch's own report counts.
-mod support;
 
-use support::*;
+use crate::support::*;
 
 const FORGED: &str = "Forged0123456789abc";
 

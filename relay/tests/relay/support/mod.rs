@@ -1,15 +1,18 @@
 //! Test support: the real `aidlink-relay` binary on 127.0.0.1 with a generated config and a
 //! SQLite file in a temp dir, and a fake RTB House receiver (a real HTTP server on loopback
 //! that records postbacks and answers with scripted statuses).
-#![allow(dead_code)]
 
 pub mod fault;
+mod wait;
+
+pub use wait::wait_until;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -33,7 +36,21 @@ pub struct Receiver {
     pub script: Arc<Mutex<Vec<(u16, String)>>>,
     /// Requests whose path starts with this get no answer at all (a hung RTB House endpoint).
     pub hung: Arc<Mutex<Option<String>>>,
+    /// Connections accepted and not yet done with.
+    open: Arc<AtomicUsize>,
 }
+
+/// Counts a connection as open until dropped.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The path of [`Receiver::quiesce`]'s probe (answered, not recorded).
+const PROBE: &str = "/__probe";
 
 impl Receiver {
     pub async fn start() -> Receiver {
@@ -43,14 +60,19 @@ impl Receiver {
         let methods = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(Vec::new()));
         let hung: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let open = Arc::new(AtomicUsize::new(0));
         let (s, m, q, h) = (seen.clone(), methods.clone(), script.clone(), hung.clone());
+        let o = open.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
+                o.fetch_add(1, Ordering::SeqCst);
+                let guard = Open(o.clone());
                 let (s, m, q, h) = (s.clone(), m.clone(), q.clone(), h.clone());
                 tokio::spawn(async move {
+                    let _open = guard;
                     let mut buf = vec![0u8; 8192];
                     let mut len = 0;
                     while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
@@ -63,6 +85,11 @@ impl Receiver {
                     let mut words = head.split_whitespace();
                     let method = words.next().unwrap_or_default().to_string();
                     let target = words.next().unwrap_or_default().to_string();
+                    if target == PROBE {
+                        let reply = "HTTP/1.1 204 X\r\nconnection: close\r\n\r\n";
+                        let _ = socket.write_all(reply.as_bytes()).await;
+                        return;
+                    }
                     let hang = h
                         .lock()
                         .unwrap()
@@ -102,6 +129,7 @@ impl Receiver {
             methods,
             script,
             hung,
+            open,
         }
     }
 
@@ -131,6 +159,48 @@ impl Receiver {
 
     pub fn postbacks(&self) -> Vec<String> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits up to `secs` until the postbacks received satisfy `done` (named `what`); them.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        secs: u64,
+        done: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        wait_until(what, Duration::from_secs(secs), || async {
+            let posts = self.postbacks();
+            if done(&posts) {
+                Ok(posts)
+            } else {
+                Err(format!("{posts:?}"))
+            }
+        })
+        .await
+    }
+
+    /// Waits until every connection made to the receiver before this call has been read and
+    /// answered (or closed): a probe connection made now is answered (connections are
+    /// accepted in order), then none is left open. For requests a killed relay had already
+    /// written: once this returns, [`Receiver::postbacks`] holds all of them.
+    pub async fn quiesce(&self) {
+        let mut probe = tokio::net::TcpStream::connect(&self.addr).await.unwrap();
+        let request = format!("GET {PROBE} HTTP/1.1\r\nhost: x\r\n\r\n");
+        probe.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        probe.read_to_end(&mut answer).await.unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 204"), "probe answered");
+        wait_until(
+            "no connection left open at the fake RTB House",
+            Duration::from_secs(10),
+            || async {
+                match self.open.load(Ordering::SeqCst) {
+                    0 => Ok(()),
+                    n => Err(format!("{n} open")),
+                }
+            },
+        )
+        .await
     }
 
     pub fn endpoint(&self) -> String {
@@ -275,11 +345,15 @@ impl Relay {
         assert_ne!(text, edited, "the edit changes the file");
         std::fs::write(self.config_path(), edited).unwrap();
         self.signal("-HUP");
-        let until = Instant::now() + Duration::from_secs(5);
-        while reloads(self.logs()) == before {
-            assert!(Instant::now() < until, "not reloaded: {}", self.logs());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until("configuration reloaded", Duration::from_secs(5), || async {
+            let logs = self.logs();
+            if reloads(logs.clone()) > before {
+                Ok(())
+            } else {
+                Err(logs)
+            }
+        })
+        .await
     }
 
     /// `aidlink-relay replay` for site 38342 (one lead, or all); its stdout.
@@ -351,11 +425,16 @@ impl Relay {
 
     /// Waits up to `secs` for `needle` to appear in the relay's log.
     pub async fn wait_log(&self, needle: &str, secs: u64) {
-        let until = Instant::now() + Duration::from_secs(secs);
-        while !self.logs().contains(needle) {
-            assert!(Instant::now() < until, "no {needle:?} in: {}", self.logs());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = format!("{needle:?} in the log");
+        wait_until(&what, Duration::from_secs(secs), || async {
+            let logs = self.logs();
+            if logs.contains(needle) {
+                Ok(())
+            } else {
+                Err(logs)
+            }
+        })
+        .await
     }
 
     /// `/metrics`, the Prometheus text.
@@ -368,6 +447,27 @@ impl Relay {
             .text()
             .await
             .unwrap()
+    }
+
+    /// The value of the `/metrics` sample named `sample` (with its labels:
+    /// `aidlink_postbacks_total{outcome="delivered"}`), if there is one.
+    pub async fn metric(&self, sample: &str) -> Option<f64> {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Waits until the outbox holds nothing queued, retrying or in flight
+    /// (`aidlink_outbox_depth 0`): every postback queued so far has been delivered or
+    /// dead-lettered, so the fake RTB House has seen every request it will get for them.
+    pub async fn wait_outbox_empty(&self) {
+        wait_until("an empty outbox", Duration::from_secs(10), || async {
+            match self.metric("aidlink_outbox_depth").await {
+                Some(0.0) => Ok(()),
+                depth => Err(format!("aidlink_outbox_depth {depth:?}")),
+            }
+        })
+        .await
     }
 
     pub async fn trail(&self, lead: &str) -> serde_json::Value {
@@ -401,16 +501,36 @@ impl Relay {
             .collect()
     }
 
-    /// Polls the lead's trail until `status`, up to `secs`.
+    /// Waits up to `secs` until the lead's trail says `status`; the trail.
     pub async fn wait_status(&self, lead: &str, status: &str, secs: u64) -> serde_json::Value {
-        let until = Instant::now() + Duration::from_secs(secs);
-        loop {
+        let what = format!("{lead} {status}");
+        wait_until(&what, Duration::from_secs(secs), || async {
             let t = self.trail(lead).await;
-            if t["status"] == status || Instant::now() > until {
-                return t;
+            if t["status"] == status {
+                Ok(t)
+            } else {
+                Err(t)
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
+    }
+
+    /// Waits up to `secs` until the lead has `events` events, each decided (with a reason):
+    /// the relay has judged every webhook of it received so far; the trail.
+    pub async fn wait_decided(&self, lead: &str, events: usize, secs: u64) -> serde_json::Value {
+        let what = format!("{lead}: {events} events, each with its reason");
+        wait_until(&what, Duration::from_secs(secs), || async {
+            let t = self.trail(lead).await;
+            let decided = t["events"]
+                .as_array()
+                .is_some_and(|e| e.len() == events && e.iter().all(|e| !e["reason"].is_null()));
+            if decided {
+                Ok(t)
+            } else {
+                Err(t)
+            }
+        })
+        .await
     }
 }
 
@@ -448,8 +568,4 @@ pub fn call(id: &str, phase: &str, session: &str, extra: &str) -> String {
          sessionId={session}&ctClientId={CT_CLIENT}&siteId=38342&utm_source=yandex&utm_content=null&\
          tags_manual=null&attrs=null{extra}"
     )
-}
-
-pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(400)).await;
 }

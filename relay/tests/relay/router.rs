@@ -10,16 +10,14 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 
-mod support;
-
 fn router() -> axum::Router {
-    router_with(Config::parse(include_str!("../relay.example.toml")).unwrap())
+    router_with(Config::parse(include_str!("../../relay.example.toml")).unwrap())
 }
 
 fn router_with(config: Config) -> axum::Router {
     let state = AppState::new(
         Settings::new(config),
-        Arc::new(support::fault::Faulty::down()),
+        Arc::new(crate::support::fault::Faulty::down()),
         Arc::new(Metrics::default()),
         Arc::new(tokio::sync::Notify::new()),
     );
@@ -96,7 +94,7 @@ async fn only_get_and_head_reach_files() {
     // test could not tell a method check from a missing file.
     let assets = tempfile::tempdir().unwrap();
     std::fs::write(assets.path().join("aidlink.js"), "/* bundle */").unwrap();
-    let mut config = Config::parse(include_str!("../relay.example.toml")).unwrap();
+    let mut config = Config::parse(include_str!("../../relay.example.toml")).unwrap();
     config.server.assets_dir = assets.path().to_path_buf();
     let send = |method: &str| {
         let request = Request::builder()

@@ -1,8 +1,9 @@
 //! Postback delivery over real HTTP against the fake RTB House: each attempt is built from
 //! the site's settings at that moment, and what RTB House answers decides what comes next.
-mod support;
 
-use support::*;
+use std::time::Duration;
+
+use crate::support::*;
 
 #[tokio::test]
 async fn replay_after_fixing_the_pkey_sends_the_new_pkey_once() {
@@ -24,7 +25,7 @@ async fn replay_after_fixing_the_pkey_sends_the_new_pkey_once() {
     assert!(relay.replay(Some("call-50")).contains("re-queued 1"));
     let t = relay.wait_status("call-50", "sent", 5).await;
     assert_eq!(t["status"], "sent", "{t}");
-    settle().await;
+    relay.wait_outbox_empty().await;
     let posts = rtb.postbacks();
     assert_eq!(posts.len(), 2, "{posts:?}");
     assert!(posts[0].contains(&format!("pkey={PKEY}&")), "{posts:?}");
@@ -62,9 +63,17 @@ async fn switched_off_before_delivery_is_not_sent_until_switched_on_and_replayed
     let last = t["attempts"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["error"], "switched off before delivery", "{t}");
     assert!(last["status"].is_null(), "nothing was sent: {last}");
-    settle().await;
+    relay.wait_outbox_empty().await;
     let sent_while_on = rtb.postbacks().len();
-    settle().await;
+    // Marker: a later call while off is judged, and still nothing is queued or in flight.
+    relay
+        .webhook(&call("5101", "calldisconnected", "709", ""))
+        .await;
+    assert_eq!(
+        relay.wait_status("call-5101", "filtered", 5).await["reason"],
+        "switched_off"
+    );
+    relay.wait_outbox_empty().await;
     assert_eq!(rtb.postbacks().len(), sent_while_on, "no attempt once off");
     // RTB House is back; the operator switches the site on and replays its dead letters.
     rtb.script.lock().unwrap().clear();
@@ -73,7 +82,7 @@ async fn switched_off_before_delivery_is_not_sent_until_switched_on_and_replayed
         .await;
     assert!(relay.replay(None).contains("re-queued 1"));
     relay.wait_status("call-51", "sent", 5).await;
-    settle().await;
+    relay.wait_outbox_empty().await;
     let posts = rtb.postbacks();
     assert_eq!(posts.len(), sent_while_on + 1, "delivered once: {posts:?}");
 }
@@ -91,24 +100,38 @@ async fn retry_after_as_an_http_date_is_honoured() {
     relay
         .webhook(&call("52", "calldisconnected", "710", ""))
         .await;
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while relay.trail("call-52").await["attempts"]
-        .as_array()
-        .is_none_or(|a| a.is_empty())
-    {
-        assert!(std::time::Instant::now() < until, "no attempt made");
-        settle().await;
-    }
-    settle().await;
-    settle().await;
+    wait_until("an attempt for call-52", Duration::from_secs(5), || async {
+        let t = relay.trail("call-52").await;
+        match t["attempts"].as_array() {
+            Some(a) if !a.is_empty() => Ok(()),
+            _ => Err(t),
+        }
+    })
+    .await;
+    // Marker: a later postback refused three times without a Retry-After is retried on the
+    // relay's own schedule (at least 50 + 100 + 150 ms) and delivered; by then call-52's own
+    // schedule (at most retry_cap_ms = 300 ms) would have come due long ago.
+    rtb.fail_next(&[503, 503, 503]);
+    relay.bind("7102", None, AID).await;
+    relay
+        .webhook(&call("5201", "calldisconnected", "7102", ""))
+        .await;
+    let marker = relay.wait_status("call-5201", "sent", 10).await;
+    assert_eq!(marker["attempts"].as_array().unwrap().len(), 4, "{marker}");
     let t = relay.trail("call-52").await;
     assert_eq!(t["status"], "retrying", "{t}");
     assert_eq!(t["attempts"].as_array().unwrap().len(), 1, "{t}");
-    assert_eq!(rtb.postbacks().len(), 1, "not retried before the date");
+    let posts = rtb.postbacks();
+    assert_eq!(
+        posts.iter().filter(|p| p.contains("ct-call-52_")).count(),
+        1,
+        "not retried before the date: {posts:?}"
+    );
     let db = rusqlite::Connection::open(relay.dir.path().join("aidlink.db")).unwrap();
     let (next_at, attempted_at): (i64, i64) = db
         .query_row(
-            "SELECT o.next_at_ms, a.at_ms FROM outbox o JOIN attempts a USING (site, lead_id)",
+            "SELECT o.next_at_ms, a.at_ms FROM outbox o JOIN attempts a USING (site, lead_id) \
+             WHERE lead_id = 'call-52'",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -132,7 +155,7 @@ async fn a_redirect_is_not_followed_and_dead_letters_the_postback() {
     let t = relay.wait_status("call-53", "dead", 5).await;
     assert_eq!(t["status"], "dead", "{t}");
     assert_eq!(t["attempts"][0]["status"], 302);
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert_eq!(rtb.postbacks().len(), 1, "{:?}", rtb.postbacks());
     assert_eq!(*rtb.methods.lock().unwrap(), ["POST"]);
 }
@@ -155,7 +178,7 @@ async fn a_pkey_removed_before_delivery_is_never_sent_empty() {
     let last = t["attempts"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["error"], "pkey not set before delivery", "{t}");
     assert!(last["status"].is_null(), "nothing was sent: {last}");
-    settle().await;
+    relay.wait_outbox_empty().await;
     let posts = rtb.postbacks();
     assert!(
         posts.iter().all(|p| p.contains(&format!("pkey={PKEY}&"))),
@@ -187,7 +210,7 @@ async fn a_receiver_that_never_answers_is_retried_after_the_timeout() {
         ],
         "{t}"
     );
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert_eq!(
         rtb.postbacks().len(),
         2,
@@ -269,11 +292,15 @@ async fn a_site_whose_rtb_house_hangs_does_not_hold_up_another_site() {
     let rtb = Receiver::start().await;
     rtb.hang_path("/omni/");
     // Long enough that the first site's first attempts are all still hanging when the second
-    // site's postback must go out.
-    let relay = Relay::start_with(rtb.endpoint(), SECOND_SITE, "");
-    relay
-        .reload_with(|text| text.replace("timeout_ms = 1000", "timeout_ms = 20000"))
-        .await;
+    // site's postback must go out. Restarted on the edited file, not reloaded: a SIGHUP this
+    // soon after start can arrive before the relay handles it, and kill it.
+    let mut relay = Relay::start_with(rtb.endpoint(), SECOND_SITE, "");
+    relay.kill();
+    let text = std::fs::read_to_string(relay.config_path()).unwrap();
+    let slow = text.replace("timeout_ms = 1000", "timeout_ms = 20000");
+    assert_ne!(text, slow);
+    std::fs::write(relay.config_path(), slow).unwrap();
+    relay.spawn();
     for i in 0..30 {
         relay.bind(&format!("80{i}"), Some(CT_CLIENT), AID).await;
         let r = relay
@@ -287,26 +314,18 @@ async fn a_site_whose_rtb_house_hangs_does_not_hold_up_another_site() {
         assert_eq!(r.status(), 200);
     }
     // The first site now holds every slot it may (15 of 16), all hanging.
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while rtb
-        .postbacks()
-        .iter()
-        .filter(|p| p.starts_with("/omni/"))
-        .count()
-        < 15
-    {
-        assert!(std::time::Instant::now() < until, "{:?}", rtb.postbacks());
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    rtb.wait_for("15 hanging attempts of the first site", 10, |posts| {
+        posts.iter().filter(|p| p.starts_with("/omni/")).count() >= 15
+    })
+    .await;
     let r = relay
         .webhook_to("555", "hook-token-second-01", &call_with_attrs("77"))
         .await;
     assert_eq!(r.status(), 200);
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !rtb.postbacks().iter().any(|p| p.starts_with("/us/")) {
-        assert!(std::time::Instant::now() < until, "{:?}", rtb.postbacks());
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    rtb.wait_for("the second site's postback", 10, |posts| {
+        posts.iter().any(|p| p.starts_with("/us/"))
+    })
+    .await;
     let omni: Vec<String> = rtb
         .postbacks()
         .into_iter()

@@ -1,11 +1,8 @@
 //! The chain over real HTTP (real binary, real SQLite file, a fake RTB House on loopback): a
 //! binding and a webhook become one postback, whatever the redeliveries, the receiver failures,
 //! the switch and the filters waiting for the call end.
-mod support;
 
-use std::time::Duration;
-
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn binding_then_call_end_posts_once_with_that_aid() {
@@ -70,13 +67,15 @@ async fn redelivered_webhook_posts_once() {
         );
     }
     relay.wait_status("call-42", "sent", 5).await;
-    settle().await;
+    // The three deliveries are judged, then one more comes after the postback went out.
+    relay.wait_decided("call-42", 3, 5).await;
     relay
         .webhook(&call("42", "calldisconnected", "700", ""))
         .await;
-    settle().await;
+    // Marker: the fourth is judged too, and nothing is queued or in flight.
+    let t = relay.wait_decided("call-42", 4, 5).await;
+    relay.wait_outbox_empty().await;
     assert_eq!(rtb.postbacks().len(), 1);
-    let t = relay.trail("call-42").await;
     assert_eq!(t["events"].as_array().unwrap().len(), 4);
     assert_eq!(t["events"][3]["reason"], "already_queued");
 }
@@ -123,7 +122,8 @@ async fn call_start_only_waits_and_sends_nothing() {
     relay.webhook(&call("46", "callconnected", "701", "")).await;
     let t = relay.wait_status("call-46", "waiting", 5).await;
     assert_eq!(t["reason"], "waiting:call_end");
-    settle().await;
+    // Marker: the decision is recorded (waiting) and nothing is queued or in flight.
+    relay.wait_outbox_empty().await;
     assert!(rtb.postbacks().is_empty());
     assert_eq!(relay.list("waiting").await, ["call-46"]);
 }
@@ -143,12 +143,7 @@ async fn switch_off_then_on_without_restart() {
     // A broken file is refused and the old settings stay.
     std::fs::write(relay.config_path(), "[server]\nlisten = 'x'\n").unwrap();
     relay.signal("-HUP");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        relay.logs().contains("configuration reload refused"),
-        "{}",
-        relay.logs()
-    );
+    relay.wait_log("configuration reload refused", 5).await;
     relay
         .webhook(&call("48", "calldisconnected", "702", ""))
         .await;
@@ -184,7 +179,7 @@ async fn receiver_failing_twice_then_accepting_gets_one_postback() {
         .map(|a| a["status"].clone())
         .collect();
     assert_eq!(statuses, [503, 503, 200]);
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert_eq!(
         rtb.postbacks().len(),
         3,
@@ -205,7 +200,7 @@ async fn refused_postback_is_dead_lettered_then_replayed_once() {
     assert_eq!(t["attempts"][0]["status"], 400);
     assert_eq!(t["attempts"][0]["error"], "no");
     assert_eq!(relay.list("dead").await, ["call-50"]);
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert_eq!(rtb.postbacks().len(), 1, "a 4xx is not retried");
     let config = relay.config_path();
     let out = relay.cli(&[
@@ -224,7 +219,7 @@ async fn refused_postback_is_dead_lettered_then_replayed_once() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("re-queued 1"));
     relay.wait_status("call-50", "sent", 5).await;
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert_eq!(rtb.postbacks().len(), 2);
     let again = relay.cli(&[
         "replay",
@@ -255,8 +250,9 @@ async fn tags_count_as_of_the_call_end_only() {
     relay
         .webhook(&call("91", "calldisconnected", "707", "&tags_api=VIP"))
         .await;
-    settle().await;
-    let t = relay.trail("call-91").await;
+    // Marker: the redelivery is judged, and nothing is queued or in flight.
+    let t = relay.wait_decided("call-91", 2, 5).await;
+    relay.wait_outbox_empty().await;
     assert_eq!(t["reason"], "filtered:tags", "{t}");
     assert_eq!(t["events"][1]["reason"], "filtered:tags");
     assert!(rtb.postbacks().is_empty());

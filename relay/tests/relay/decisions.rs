@@ -1,7 +1,6 @@
 //! Decisions over real HTTP: what a lead is judged on when more arrives after it.
-mod support;
 
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn a_visit_after_the_call_does_not_change_its_traffic_decision() {
@@ -37,23 +36,13 @@ async fn a_visit_after_the_call_does_not_change_its_traffic_decision() {
     relay
         .webhook(&call("93", "calldisconnected", "708", ""))
         .await;
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let t = loop {
-        let t = relay.trail("call-93").await;
-        let decided = t["events"]
-            .as_array()
-            .is_some_and(|e| e.len() == 2 && !e[1]["reason"].is_null());
-        if decided || std::time::Instant::now() > until {
-            break t;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let t = relay.wait_decided("call-93", 2, 5).await;
     assert_eq!(
         t["events"][1]["reason"], "filtered:traffic:utm_source",
         "{t}"
     );
     assert_eq!(t["reason"], "filtered:traffic:utm_source");
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert!(rtb.postbacks().is_empty());
 }
 
@@ -88,7 +77,7 @@ async fn a_site_without_its_pkey_yet_records_misconfigured_and_sends_nothing() {
     assert_eq!(t["reason"], "misconfigured:pkey", "{t}");
     assert_eq!(t["events"][0]["reason"], "misconfigured:pkey", "{t}");
     assert_eq!(relay.list("filtered").await, ["call-60"]);
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert!(rtb.postbacks().is_empty(), "{:?}", rtb.postbacks());
 
     // The PKEY arrives: new leads go; the one recorded misconfigured stays so (not resent).
@@ -102,7 +91,7 @@ async fn a_site_without_its_pkey_yet_records_misconfigured_and_sends_nothing() {
         relay.wait_status("call-61", "sent", 5).await["status"],
         "sent"
     );
-    settle().await;
+    relay.wait_outbox_empty().await;
     assert_eq!(relay.trail("call-60").await["reason"], "misconfigured:pkey");
     let posts = rtb.postbacks();
     assert_eq!(posts.len(), 1, "{posts:?}");

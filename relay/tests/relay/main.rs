@@ -1,0 +1,27 @@
+//! The relay's integration tests, one binary (`cargo test -p aidlink-relay --test relay`),
+//! with the helpers they share in `support/`: the real `aidlink-relay` binary on loopback
+//! (`Relay`), a fake RTB House (`Receiver`), the one wait helper (`wait_until`) and the one
+//! fake `Store` (`support::fault`). Webhook fixtures are in `relay/tests/fixtures/`.
+//!
+//! - `chain`: a binding and a webhook become one postback, whatever the redeliveries.
+//! - `credit`: whom a lead is credited to cannot be changed by a forged binding.
+//! - `decisions`: what a lead is judged on when more arrives after it.
+//! - `delivery`: postback attempts against the fake RTB House.
+//! - `ingest`: webhooks and bindings in, client addresses, bodies.
+//! - `ops`: CORS, assets, health, metrics, logs, `check-config`.
+//! - `refusals`: bad input gets the right status and stores nothing.
+//! - `router`: `app(state)` with `oneshot`, storage that cannot commit.
+//! - `storage`: group commit, kills and restarts.
+//! - `sweep`: a failed decision is retried within seconds.
+mod support;
+
+mod chain;
+mod credit;
+mod decisions;
+mod delivery;
+mod ingest;
+mod ops;
+mod refusals;
+mod router;
+mod storage;
+mod sweep;
