@@ -20,6 +20,26 @@ fn example_file_is_valid_and_shows_the_defaults() {
     assert_eq!(config.rtbhouse.concurrency, RtbHouse::default().concurrency);
     assert_eq!(config.storage.retention, Storage::default().retention);
     assert_eq!(config.storage.retention(), Duration::from_secs(90 * 86_400));
+    let server = Server::default();
+    assert_eq!(
+        (
+            config.server.webhook_max_bytes,
+            config.server.header_read_timeout_ms,
+            config.server.body_read_timeout_ms,
+            config.server.idle_timeout_ms,
+            config.server.max_connections,
+            config.server.shutdown_grace_ms,
+        ),
+        (
+            server.webhook_max_bytes,
+            server.header_read_timeout_ms,
+            server.body_read_timeout_ms,
+            server.idle_timeout_ms,
+            server.max_connections,
+            server.shutdown_grace_ms,
+        ),
+        "the example shows the server defaults"
+    );
     assert_eq!(site.metrics, vec![Metric::AllCalls]);
     assert_eq!(site.attribution, Attribution::LastNonDirect);
     assert_eq!(site.region, Region::Omni);
@@ -41,6 +61,12 @@ fn example_file_is_valid_and_shows_the_defaults() {
         "retry_for",
         "retention",
         "concurrency",
+        "webhook_max_bytes",
+        "header_read_timeout_ms",
+        "body_read_timeout_ms",
+        "idle_timeout_ms",
+        "max_connections",
+        "shutdown_grace_ms",
         "id",
         "enabled",
         "pkey",
