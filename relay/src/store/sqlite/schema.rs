@@ -11,7 +11,7 @@ struct Migration {
     fixup: Option<fn(&Connection) -> rusqlite::Result<()>>,
 }
 
-const MIGRATIONS: [Migration; 5] = [
+const MIGRATIONS: [Migration; 6] = [
     Migration {
         sql: "
 CREATE TABLE bindings (
@@ -114,6 +114,12 @@ ALTER TABLE outbox ADD COLUMN forced INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE leads ADD COLUMN judged_source TEXT;
 ALTER TABLE leads ADD COLUMN cd TEXT;
 ",
+        fixup: None,
+    },
+    // Readiness proves storage can commit: `/readyz` (and `serve` at start-up) rewrites this
+    // one scratch row.
+    Migration {
+        sql: "CREATE TABLE probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);",
         fixup: None,
     },
 ];
