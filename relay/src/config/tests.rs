@@ -371,3 +371,33 @@ fn retry_for_is_at_most_24_hours() {
         );
     }
 }
+
+#[test]
+fn connection_limits_out_of_range_are_named_by_key() {
+    let text = with_site("").replace(
+        "[server]\n",
+        "[server]\nwebhook_max_bytes = 10\nheader_read_timeout_ms = 0\nbody_read_timeout_ms = 0\n\
+         idle_timeout_ms = 9999999\nmax_connections = 0\nshutdown_grace_ms = 400000\n",
+    );
+    let lines = Config::parse(&text).unwrap_err().lines();
+    for key in [
+        "server.webhook_max_bytes",
+        "server.header_read_timeout_ms",
+        "server.body_read_timeout_ms",
+        "server.idle_timeout_ms",
+        "server.max_connections",
+        "server.shutdown_grace_ms",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{key}: "))),
+            "{key} not reported: {lines:?}"
+        );
+    }
+    let config = Config::parse(&with_site("")).unwrap();
+    assert_eq!(config.server.webhook_max_bytes, 65_536);
+    assert_eq!(config.server.max_connections, 512);
+    assert!(
+        config.server.shutdown_grace() < Duration::from_secs(20),
+        "below the unit's TimeoutStopSec"
+    );
+}
