@@ -134,6 +134,35 @@ async fn a_webhook_with_a_wrong_token_or_unknown_site_is_refused_before_its_body
 }
 
 #[tokio::test]
+async fn a_request_head_over_64_kib_is_refused_and_a_long_query_is_not() {
+    let rtb = Receiver::start().await;
+    let relay = Relay::start(&rtb, "");
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nhost: relay\r\nx-big: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let (_s, a) = raw(&relay, big.as_bytes()).await;
+    // 431, or closed before the answer could be read: never served.
+    assert!(
+        a.as_ref().is_none_or(|a| a.status == 431),
+        "{:?}",
+        a.map(|a| a.status)
+    );
+    // A webhook in a query of a few KB is fine.
+    let fields = call(
+        "8811",
+        "calldisconnected",
+        "881",
+        &format!("&pad={}", "p".repeat(4000)),
+    );
+    let url = format!(
+        "{}/v1/calltouch/38342?token={WEBHOOK_TOKEN}&{fields}",
+        relay.url
+    );
+    assert_eq!(client().get(url).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn a_webhook_body_over_the_cap_is_413_and_a_broken_chunk_is_400() {
     let rtb = Receiver::start().await;
     let relay = Relay::start_with(rtb.endpoint(), "", "webhook_max_bytes = 2048");
@@ -228,7 +257,10 @@ async fn slowloris_headers_and_a_stalled_body_are_cut_off() {
     let a = answer(&mut stream).await.expect("408, not silence");
     assert_eq!(a.status, 408, "{}", a.body);
     assert!(a.head.contains("connection: close"), "{}", a.head);
-    assert!(closed_within(&mut stream, DEADLINE).await, "left open after 408");
+    assert!(
+        closed_within(&mut stream, DEADLINE).await,
+        "left open after 408"
+    );
     // The relay still serves everyone else.
     let r = client().get(format!("{}/healthz", relay.url)).send().await;
     assert_eq!(r.unwrap().status(), 200);

@@ -8,6 +8,7 @@
 //! - headers within `server.header_read_timeout_ms` (hyper's timer, which also bounds how long
 //!   an idle keep-alive connection waits for its next request), else the connection is closed;
 //! - no byte either way for `server.idle_timeout_ms`: closed ([`Idle`]);
+//! - a request head (line and headers) of at most 64 KiB, and as much buffered per connection;
 //! - on shutdown: stop accepting, ask every connection to finish its request in progress and
 //!   close, wait up to `server.shutdown_grace_ms`, then drop whatever is still open.
 //!
@@ -58,6 +59,11 @@ impl Limits {
         }
     }
 }
+
+/// The most a connection buffers while reading, so also the largest request head (line and
+/// headers; a Calltouch GET webhook's query is a few KB): a larger one is refused (431) or the
+/// connection closed. Bounds memory per connection before anything is authenticated.
+const MAX_BUFFER_BYTES: usize = 64 * 1024;
 
 /// How often at most the connection-limit warning is logged.
 const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -175,6 +181,8 @@ async fn connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_BUFFER_BYTES)
+        .max_header_size(MAX_BUFFER_BYTES)
         .keep_alive(true);
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
