@@ -50,6 +50,28 @@ pub struct Server {
     /// Reverse proxies whose `X-Forwarded-For` is trusted for the client IP: behind them the
     /// client is the right-most forwarded address that is not one of them. Default none.
     pub trusted_proxies: Vec<IpNet>,
+    /// Largest Calltouch webhook body, bytes (Calltouch sends a few KB); a larger one is
+    /// refused 413 unread (a declared length) or as soon as it passes this. The site and token
+    /// are checked before any of the body is read. Default 65536 (64 KiB).
+    pub webhook_max_bytes: usize,
+    /// How long a client has to send a request's headers, ms, counted from when the relay
+    /// starts waiting for them (the connection opened, or the previous answer was sent: so it
+    /// is also how long an idle keep-alive connection is kept); then the connection is closed.
+    /// Default 10000.
+    pub header_read_timeout_ms: u64,
+    /// How long a client has to send a request's whole body once its headers are in, ms; then
+    /// 408. Default 10000.
+    pub body_read_timeout_ms: u64,
+    /// A connection on which no byte moves either way for this long, ms, is closed (a body that
+    /// stalls, a client that does not read its answer). Default 60000.
+    pub idle_timeout_ms: u64,
+    /// Connections open at once; one more is closed at once, with a warning in the log (at most
+    /// one per 10 s, with the count). Keep the process's file limit well above it (the README's
+    /// systemd unit sets `LimitNOFILE=4096`). Default 512.
+    pub max_connections: u32,
+    /// On SIGTERM / SIGINT the relay stops accepting, lets requests in progress finish for up
+    /// to this long, ms, then exits anyway. Default 10000 (the README's unit allows 20 s).
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for Server {
@@ -61,7 +83,32 @@ impl Default for Server {
             static_dir: None,
             bindings_per_minute_per_ip: 120,
             trusted_proxies: Vec::new(),
+            webhook_max_bytes: 64 * 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 512,
+            shutdown_grace_ms: 10_000,
         }
+    }
+}
+
+impl Server {
+    /// `header_read_timeout_ms` as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+    /// `body_read_timeout_ms` as a duration.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
+    }
+    /// `idle_timeout_ms` as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+    /// `shutdown_grace_ms` as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
     }
 }
 

@@ -180,7 +180,14 @@ async fn replay(
 
 async fn serve(config: Config, path: PathBuf) -> anyhow::Result<()> {
     let listen: SocketAddr = config.server.listen.parse().context("server.listen")?;
-    let store = store::open(&config.storage.url)?;
+    let url = config.storage.url.clone();
+    let store = store::open(&url).with_context(|| format!("storage.url = {url:?}: cannot open"))?;
+    // Refuse to start on storage that answers reads but cannot commit (a read-only file or
+    // directory, a full disk): every webhook would be refused with 503.
+    store.probe_write(now_ms()).await.with_context(|| {
+        format!("storage.url = {url:?}: cannot write (read-only file or directory, or disk full?)")
+    })?;
+    let limits = http::serve::Limits::from_config(&config.server);
     reload::log_warnings(&config);
     let settings = Settings::new(config);
     let metrics = Arc::new(Metrics::default());
@@ -215,10 +222,7 @@ async fn serve(config: Config, path: PathBuf) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     println!("aidlink-relay listening on http://{bound}");
     tracing::info!(address = %bound, "listening");
-    let service = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    http::serve::run(listener, http::app(state), limits, shutdown()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::store::{OutboxStats, RowCounts};
 pub struct Metrics {
     bindings: Mutex<BTreeMap<String, u64>>,
     leads: Mutex<BTreeMap<String, u64>>,
+    webhooks: Mutex<BTreeMap<String, u64>>,
     postbacks: Mutex<BTreeMap<String, u64>>,
     id_conflicts: Mutex<BTreeMap<String, u64>>,
 }
@@ -27,6 +28,11 @@ impl Metrics {
     /// A binding request ended with `result` (`accepted`, `duplicate`, or the rejection reason).
     pub fn binding(&self, result: &str) {
         bump(&self.bindings, result);
+    }
+
+    /// A Calltouch webhook request ended with `result` (`accepted`, or the refusal reason).
+    pub fn webhook(&self, result: &str) {
+        bump(&self.webhooks, result);
     }
 
     /// A lead was decided with `reason`.
@@ -71,6 +77,13 @@ impl Metrics {
             "Binding requests by result.",
             "result",
             &self.bindings,
+        );
+        family(
+            &mut out,
+            "aidlink_webhooks_total",
+            "Calltouch webhook requests by result.",
+            "result",
+            &self.webhooks,
         );
         family(
             &mut out,

@@ -20,6 +20,26 @@ fn example_file_is_valid_and_shows_the_defaults() {
     assert_eq!(config.rtbhouse.concurrency, RtbHouse::default().concurrency);
     assert_eq!(config.storage.retention, Storage::default().retention);
     assert_eq!(config.storage.retention(), Duration::from_secs(90 * 86_400));
+    let server = Server::default();
+    assert_eq!(
+        (
+            config.server.webhook_max_bytes,
+            config.server.header_read_timeout_ms,
+            config.server.body_read_timeout_ms,
+            config.server.idle_timeout_ms,
+            config.server.max_connections,
+            config.server.shutdown_grace_ms,
+        ),
+        (
+            server.webhook_max_bytes,
+            server.header_read_timeout_ms,
+            server.body_read_timeout_ms,
+            server.idle_timeout_ms,
+            server.max_connections,
+            server.shutdown_grace_ms,
+        ),
+        "the example shows the server defaults"
+    );
     assert_eq!(site.metrics, vec![Metric::AllCalls]);
     assert_eq!(site.attribution, Attribution::LastNonDirect);
     assert_eq!(site.region, Region::Omni);
@@ -41,6 +61,12 @@ fn example_file_is_valid_and_shows_the_defaults() {
         "retry_for",
         "retention",
         "concurrency",
+        "webhook_max_bytes",
+        "header_read_timeout_ms",
+        "body_read_timeout_ms",
+        "idle_timeout_ms",
+        "max_connections",
+        "shutdown_grace_ms",
         "id",
         "enabled",
         "pkey",
@@ -344,4 +370,34 @@ fn retry_for_is_at_most_24_hours() {
             "{too_long}"
         );
     }
+}
+
+#[test]
+fn connection_limits_out_of_range_are_named_by_key() {
+    let text = with_site("").replace(
+        "[server]\n",
+        "[server]\nwebhook_max_bytes = 10\nheader_read_timeout_ms = 0\nbody_read_timeout_ms = 0\n\
+         idle_timeout_ms = 9999999\nmax_connections = 0\nshutdown_grace_ms = 400000\n",
+    );
+    let lines = Config::parse(&text).unwrap_err().lines();
+    for key in [
+        "server.webhook_max_bytes",
+        "server.header_read_timeout_ms",
+        "server.body_read_timeout_ms",
+        "server.idle_timeout_ms",
+        "server.max_connections",
+        "server.shutdown_grace_ms",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{key}: "))),
+            "{key} not reported: {lines:?}"
+        );
+    }
+    let config = Config::parse(&with_site("")).unwrap();
+    assert_eq!(config.server.webhook_max_bytes, 65_536);
+    assert_eq!(config.server.max_connections, 512);
+    assert!(
+        config.server.shutdown_grace() < Duration::from_secs(20),
+        "below the unit's TimeoutStopSec"
+    );
 }

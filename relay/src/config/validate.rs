@@ -39,6 +39,30 @@ impl Config {
                 "must be at least 1",
             );
         }
+        if !(1024..=2 * 1024 * 1024).contains(&self.server.webhook_max_bytes) {
+            bad(
+                "server.webhook_max_bytes".into(),
+                "must be 1024 to 2097152 (Calltouch webhooks are a few KB)",
+            );
+        }
+        for (key, value) in [
+            ("header_read_timeout_ms", self.server.header_read_timeout_ms),
+            ("body_read_timeout_ms", self.server.body_read_timeout_ms),
+            ("idle_timeout_ms", self.server.idle_timeout_ms),
+        ] {
+            if !(100..=600_000).contains(&value) {
+                bad(format!("server.{key}"), "must be 100 to 600000 (ms)");
+            }
+        }
+        if !(1..=65_536).contains(&self.server.max_connections) {
+            bad("server.max_connections".into(), "must be 1 to 65536");
+        }
+        if self.server.shutdown_grace_ms > 300_000 {
+            bad(
+                "server.shutdown_grace_ms".into(),
+                "at most 300000 (5 min); keep systemd's TimeoutStopSec above it",
+            );
+        }
         let sqlite_ok = self
             .storage
             .url

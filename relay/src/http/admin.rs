@@ -10,12 +10,19 @@ use axum::Json;
 use super::{same_secret, ApiError, AppState};
 use crate::store::{LeadStatus, LeadSummary, Trail};
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let given = headers
+/// The token of an `Authorization: Bearer <token>` header; the scheme in any case (RFC 9110
+/// §11.1: auth schemes are case-insensitive).
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim())
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = bearer(headers);
     if same_secret(given, &state.settings.current().server.admin_token) {
         Ok(())
     } else {
@@ -62,4 +69,25 @@ pub async fn list(
     Ok(Json(
         serde_json::json!({ "status": status, "leads": leads }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for (value, token) in [
+            ("Bearer abc", "abc"),
+            ("bearer abc", "abc"),
+            ("BEARER  abc ", "abc"),
+            ("Basic abc", ""),
+            ("Bearerabc", ""),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            assert_eq!(bearer(&headers), token, "{value}");
+        }
+        assert_eq!(bearer(&HeaderMap::new()), "");
+    }
 }

@@ -18,10 +18,20 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: storage answers.
+/// `GET /readyz`: storage answers and can commit (a scratch-row write, its outcome cached for
+/// two seconds); else 503 with the reason.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
     state.store.ping().await?;
+    state.writable().await.map_err(ApiError::NotReady)?;
     Ok("ready")
+}
+
+/// Whether an `If-None-Match` value matches `tag` (RFC 9110 §13.1.2: `*`, or a list of
+/// entity tags compared weakly, `W/"x"` matching `"x"`).
+fn none_match(header: &str, tag: &str) -> bool {
+    let opaque = |t: &str| t.trim().strip_prefix("W/").unwrap_or(t.trim()).to_string();
+    let ours = opaque(tag);
+    header.trim() == "*" || header.split(',').any(|t| opaque(t) == ours)
 }
 
 /// `GET /metrics`: Prometheus text.
@@ -69,9 +79,10 @@ pub async fn file(
         if let Ok(bytes) = tokio::fs::read(Path::new(&config.server.assets_dir).join(name)).await {
             let tag = etag(&bytes);
             if headers
-                .get(header::IF_NONE_MATCH)
-                .and_then(|v| v.to_str().ok())
-                == Some(tag.as_str())
+                .get_all(header::IF_NONE_MATCH)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| none_match(v, &tag))
             {
                 return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
             }
@@ -101,5 +112,22 @@ pub async fn file(
             Err(never) => match never {},
         },
         None => ApiError::NotFound("not found").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::none_match;
+
+    #[test]
+    fn if_none_match_compares_weakly_lists_and_star() {
+        let tag = "\"00ab-12\"";
+        assert!(none_match("\"00ab-12\"", tag));
+        assert!(none_match("W/\"00ab-12\"", tag));
+        assert!(none_match("\"other\", W/\"00ab-12\"", tag));
+        assert!(none_match(" * ", tag));
+        assert!(!none_match("\"00ab-13\"", tag));
+        assert!(!none_match("00ab-12", tag));
+        assert!(!none_match("", tag));
     }
 }

@@ -3,6 +3,7 @@
 //! ([`crate::pipeline`]), and its sweep decides any lead a failed decision left undecided.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aidlink_protocol::binding::MAX_BODY_BYTES;
 use aidlink_protocol::Binding;
@@ -80,6 +81,42 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
         })
 }
 
+/// A request's body, at most `limit` bytes, within `timeout`: 413 when its declared length
+/// is over the limit (nothing read) or once it passes it; 408 when it does not arrive in time;
+/// 400 when it is not a valid HTTP body (a malformed chunk).
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::TooLarge(limit));
+    }
+    match tokio::time::timeout(timeout, to_bytes(body, limit)).await {
+        Err(_) => Err(ApiError::Timeout),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) if over_limit(&e) => Err(ApiError::TooLarge(limit)),
+        Ok(Err(e)) => Err(ApiError::Malformed(format!("body: {e}"))),
+    }
+}
+
+/// Whether a body error is the length limit (anything else is a broken body).
+fn over_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// `POST /v1/bindings`: 204 once the binding and its touchpoint are committed.
 pub async fn binding(
     State(state): State<Arc<AppState>>,
@@ -135,9 +172,9 @@ async fn accept_binding(
     body: Body,
     allow_origin: &mut Option<String>,
 ) -> Result<bool, ApiError> {
-    if !state.allow(ip, config.server.bindings_per_minute_per_ip) {
-        return Err(ApiError::RateLimited);
-    }
+    state
+        .allow(ip, config.server.bindings_per_minute_per_ip)
+        .map_err(ApiError::RateLimited)?;
     if !matches!(
         media_type(headers).as_deref(),
         Some("text/plain" | "application/json")
@@ -146,16 +183,13 @@ async fn accept_binding(
             "content type must be text/plain or application/json",
         ));
     }
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(ApiError::TooLarge);
-    }
-    let bytes: Bytes = to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::TooLarge)?;
+    let bytes = read_body(
+        headers,
+        body,
+        MAX_BODY_BYTES,
+        config.server.body_read_timeout(),
+    )
+    .await?;
     let mut binding: Binding =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Malformed(format!("body: {e}")))?;
     binding
@@ -177,19 +211,35 @@ async fn accept_binding(
     Ok(state.store.put_binding(binding, now).await?)
 }
 
-/// `GET|POST /v1/calltouch/{site}?token=…`: 200 once the lead is stored; decided after.
+/// `GET|POST /v1/calltouch/{site}?token=…`: 200 once the lead is stored; decided after. The
+/// site, token and source address are checked before any of the body is read, and an unknown
+/// site answers exactly as a wrong token does (site ids cannot be probed); the body is then read
+/// up to `server.webhook_max_bytes` within `server.body_read_timeout_ms`.
 pub async fn calltouch(
     State(state): State<Arc<AppState>>,
     Path(site_id): Path<String>,
     ClientIp(ip): ClientIp,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
+) -> Result<&'static str, ApiError> {
+    let result = accept_webhook(&state, site_id, ip, query, &headers, body).await;
+    state.metrics.webhook(match &result {
+        Ok(_) => "accepted",
+        Err(e) => e.label(),
+    });
+    result
+}
+
+async fn accept_webhook(
+    state: &AppState,
+    site_id: String,
+    ip: std::net::IpAddr,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: Body,
 ) -> Result<&'static str, ApiError> {
     let config = state.settings.current();
-    let site = config
-        .site(&site_id)
-        .ok_or(ApiError::NotFound("unknown site"))?;
     let mut fields: Vec<(String, String)> =
         form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .into_owned()
@@ -199,17 +249,27 @@ pub async fn calltouch(
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    if !same_secret(&token, &site.webhook_token) {
+    let Some(site) = config
+        .site(&site_id)
+        .filter(|site| same_secret(&token, &site.webhook_token))
+    else {
         return Err(ApiError::Unauthorized);
-    }
+    };
     if !site.webhook_ip_allow.is_empty() && !site.webhook_ip_allow.iter().any(|n| n.contains(&ip)) {
         return Err(ApiError::Forbidden("source address not allowed"));
     }
     fields.retain(|(k, _)| k != "token");
+    let body = read_body(
+        headers,
+        body,
+        config.server.webhook_max_bytes,
+        config.server.body_read_timeout(),
+    )
+    .await?;
     // A form body, declared or not (media types are case-insensitive); an empty body of any
     // type leaves the fields to the query.
     if !body.is_empty() {
-        match media_type(&headers).as_deref() {
+        match media_type(headers).as_deref() {
             None | Some("application/x-www-form-urlencoded") => {
                 fields.extend(form_urlencoded::parse(&body).into_owned())
             }

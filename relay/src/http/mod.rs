@@ -4,10 +4,12 @@
 mod admin;
 mod assets;
 mod ingest;
+pub mod limiter;
+pub mod serve;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -34,9 +36,14 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// Decides a stored lead.
     pub pipeline: Pipeline,
-    /// Per-IP binding counts in the current minute.
-    limiter: Mutex<HashMap<IpAddr, (u64, u32)>>,
+    /// Per-IP token buckets for bindings.
+    limiter: Mutex<limiter::Limiter>,
+    /// The last write probe (`/readyz`): when, and its outcome.
+    ready: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
+
+/// How long a write probe's outcome answers `/readyz` before storage is probed again.
+const READY_CACHE: Duration = Duration::from_secs(2);
 
 impl AppState {
     /// State for `app`.
@@ -58,25 +65,36 @@ impl AppState {
             metrics,
             wake,
             pipeline,
-            limiter: Mutex::new(HashMap::new()),
+            limiter: Mutex::new(limiter::Limiter::default()),
+            ready: tokio::sync::Mutex::new(None),
         })
     }
 
-    /// Counts one binding request from `ip`; false when it is over the per-minute limit.
-    fn allow(&self, ip: IpAddr, per_minute: u32) -> bool {
-        let minute = now_ms() as u64 / 60_000;
-        let Ok(mut counts) = self.limiter.lock() else {
-            return true;
-        };
-        if counts.len() > 100_000 {
-            counts.retain(|_, (m, _)| *m == minute);
+    /// Takes one binding request from `ip`; `Err(seconds)` until the next is allowed when it
+    /// is over the per-minute limit.
+    fn allow(&self, ip: IpAddr, per_minute: u32) -> Result<(), u64> {
+        match self.limiter.lock() {
+            Ok(mut limiter) => limiter.take(ip, per_minute, now_ms()),
+            Err(_) => Ok(()),
         }
-        let entry = counts.entry(ip).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
+    }
+
+    /// Whether storage can commit: a write to a scratch row, its outcome reused for
+    /// [`READY_CACHE`] (so a flood of `/readyz` costs one write per 2 s). `Err` says why.
+    pub async fn writable(&self) -> Result<(), String> {
+        let mut last = self.ready.lock().await;
+        if let Some((at, outcome)) = last.as_ref() {
+            if at.elapsed() < READY_CACHE {
+                return outcome.clone();
+            }
         }
-        entry.1 += 1;
-        entry.1 <= per_minute
+        let outcome = self
+            .store
+            .probe_write(now_ms())
+            .await
+            .map_err(|e| e.to_string());
+        *last = Some((Instant::now(), outcome.clone()));
+        outcome
     }
 }
 
@@ -122,18 +140,24 @@ pub enum ApiError {
     /// 404.
     #[error("{0}")]
     NotFound(&'static str),
-    /// 413: body over 4 KB.
-    #[error("body larger than 4096 bytes")]
-    TooLarge,
+    /// 408: the body did not arrive within `server.body_read_timeout_ms`.
+    #[error("request body not received in time")]
+    Timeout,
+    /// 413: body over the route's limit (bytes).
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
     /// 415: wrong content type; says which types the route takes.
     #[error("{0}")]
     UnsupportedType(&'static str),
-    /// 429: over the per-IP rate limit.
+    /// 429: over the per-IP rate limit; seconds until the next request is allowed.
     #[error("too many requests")]
-    RateLimited,
+    RateLimited(u64),
     /// 503: storage unavailable; nothing was stored.
     #[error("storage unavailable")]
     Unavailable(#[from] StoreError),
+    /// 503 from `/readyz`: storage answers but cannot commit; why.
+    #[error("storage cannot commit: {0}")]
+    NotReady(String),
 }
 
 impl ApiError {
@@ -144,10 +168,11 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
-            ApiError::TooLarge => "too_large",
+            ApiError::Timeout => "timeout",
+            ApiError::TooLarge(_) => "too_large",
             ApiError::UnsupportedType(_) => "unsupported_type",
-            ApiError::RateLimited => "rate_limited",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Unavailable(_) | ApiError::NotReady(_) => "unavailable",
         }
     }
 }
@@ -159,28 +184,39 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
-        if let ApiError::Unavailable(e) = &self {
-            tracing::error!(error = %e, "request refused: storage unavailable");
+        match &self {
+            ApiError::Unavailable(e) => {
+                tracing::error!(error = %e, "request refused: storage unavailable")
+            }
+            ApiError::NotReady(e) => {
+                tracing::error!(error = %e, "not ready: storage cannot commit")
+            }
+            _ => {}
         }
         let mut response = (
             status,
             axum::Json(serde_json::json!({ "error": self.to_string() })),
         )
             .into_response();
-        if matches!(self, ApiError::RateLimited | ApiError::Unavailable(_)) {
-            let wait = if matches!(self, ApiError::RateLimited) {
-                "60"
-            } else {
-                "5"
-            };
+        let wait = match &self {
+            ApiError::RateLimited(seconds) => Some(HeaderValue::from(*seconds)),
+            ApiError::Unavailable(_) | ApiError::NotReady(_) => Some(HeaderValue::from_static("5")),
+            _ => None,
+        };
+        if let Some(wait) = wait {
+            response.headers_mut().insert(header::RETRY_AFTER, wait);
+        }
+        if matches!(self, ApiError::Timeout) {
+            // The rest of the body may still come: do not read it as the next request.
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(wait));
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

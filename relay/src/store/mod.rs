@@ -266,6 +266,9 @@ impl Purged {
 pub trait Store: Send + Sync {
     /// Answers when the database does (readiness).
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Commits a write to a scratch row (readiness, and the start-up check): fails when storage
+    /// answers reads but cannot commit (a read-only file or directory, a full disk).
+    fn probe_write(&self, now_ms: i64) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Stores a binding and its touchpoint; false when its id was already stored for its site
     /// (ids are the client's, unique per site).
     fn put_binding(&self, binding: Binding, now_ms: i64)

@@ -267,6 +267,17 @@ impl Store for Sqlite {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
     }
 
+    fn probe_write(&self, now_ms: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO probe (id, at_ms) VALUES (1, ?1) \
+                 ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
+            )?
+            .execute([now_ms])
+            .map(|_| ())
+        })
+    }
+
     fn put_binding(
         &self,
         binding: Binding,

@@ -11,7 +11,7 @@ struct Migration {
     fixup: Option<fn(&Connection) -> rusqlite::Result<()>>,
 }
 
-const MIGRATIONS: [Migration; 5] = [
+const MIGRATIONS: [Migration; 6] = [
     Migration {
         sql: "
 CREATE TABLE bindings (
@@ -116,6 +116,12 @@ ALTER TABLE leads ADD COLUMN judged_source TEXT;
 ALTER TABLE leads ADD COLUMN cd TEXT;
 ALTER TABLE leads ADD COLUMN id_source TEXT;
 ",
+        fixup: None,
+    },
+    // Readiness proves storage can commit: `/readyz` (and `serve` at start-up) rewrites this
+    // one scratch row.
+    Migration {
+        sql: "CREATE TABLE probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);",
         fixup: None,
     },
 ];

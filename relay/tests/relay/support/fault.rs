@@ -62,6 +62,9 @@ impl Store for Faulty {
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         self.pass("ping", |s| s.ping())
     }
+    fn probe_write(&self, now: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.pass("probe_write", |s| s.probe_write(now))
+    }
     fn put_binding(&self, b: Binding, now: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
         self.pass("put_binding", |s| s.put_binding(b, now))
     }

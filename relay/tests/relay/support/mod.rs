@@ -569,3 +569,27 @@ pub fn call(id: &str, phase: &str, session: &str, extra: &str) -> String {
          tags_manual=null&attrs=null{extra}"
     )
 }
+
+impl Relay {
+    /// `host:port` of the relay, for raw sockets.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+
+    /// Waits up to `within` for the process to exit (after a signal, say): its status, or
+    /// `None` if it is still running then.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + within;
+        loop {
+            let child = self.child.as_mut()?;
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            if std::time::Instant::now() > until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
