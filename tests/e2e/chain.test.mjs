@@ -9,6 +9,17 @@ after(closeBrowser);
 const pageCookie = (page, name) =>
   page.evaluate((n) => (document.cookie.match(new RegExp("(?:^|; )" + n + "=([^;]*)")) || [])[1] || null, name);
 
+// Every webhook event of the lead decided and nothing left in the outbox: from here on, no
+// postback for what came before can still arrive, so "exactly one" can be asserted.
+async function settled(demo, leadId) {
+  await waitFor(async () => {
+    const trail = await demo.admin(`/v1/sites/38342/leads/${leadId}`);
+    return trail && trail.events.length > 0 && trail.events.every((e) => e.reason) && (await demo.metric("aidlink_outbox_depth")) === 0;
+  }, { what: `${leadId} decided and delivered` });
+}
+
+const leadOf = (postback) => `call-${postback.tag.match(/_ct-call-(\d+)_$/)[1]}`;
+
 async function callAndExpectPostback(demo, page, aid) {
   await page.click("#simulate-call");
   assert.ok(aid, "the page has an RTB House id");
@@ -27,7 +38,7 @@ test("cookie and session at once, call ends: exactly one postback carrying the p
     const aid = await pageCookie(page, "__r_aid_v__");
     const calledAt = Date.now();
     await callAndExpectPostback(demo, page, aid);
-    await page.waitForTimeout(1500);
+    await settled(demo, leadOf(demo.peer.postbacks[0]));
     assert.equal(demo.peer.postbacks.length, 1, JSON.stringify(demo.peer.postbacks));
     const [postback] = demo.peer.postbacks;
     assert.equal(postback.aid, aid);
@@ -78,8 +89,11 @@ test("demo with ?rtb_form=json → call → one postback with the JSON cookie's 
 test("RTB House cookie set 5 s after load is still bound", async () => {
   await withDemo("cookie-5s-late", {}, async ({ demo, page, status }) => {
     await page.goto(demo.pageUrl("/", "rtb_delay=5000&ct_delay=0"));
-    await page.waitForTimeout(3000);
-    const early = await status();
+    // The module has found the session; the RTB House cookie comes 5 s after load.
+    const early = await waitFor(async () => {
+      const s = await status();
+      return s && s.session ? s : null;
+    }, { what: "the session found" });
     assert.equal(early.cookie, false);
     assert.equal(early.session, true);
     assert.equal(await demo.metric(ACCEPTED), 0);
@@ -92,8 +106,11 @@ test("RTB House cookie set 5 s after load is still bound", async () => {
 test("Calltouch init.js arriving 3 s after load is picked up", async () => {
   await withDemo("calltouch-3s-late", {}, async ({ demo, page, status }) => {
     await page.goto(demo.pageUrl("/", "rtb_delay=0&ct_delay=3000"));
-    await page.waitForTimeout(1500);
-    const early = await status();
+    // The module has read the RTB House cookie (written at once) while init.js is still away.
+    const early = await waitFor(async () => {
+      const s = await status();
+      return s && s.cookie ? s : null;
+    }, { what: "the RTB House id found" });
     assert.equal(early.session, false, "the queue stub gives no session");
     assert.equal(early.state, "waiting");
     await waitFor(async () => (await status())?.state === "bound", { timeout: 12000, what: "bound" });
@@ -106,7 +123,9 @@ test("Calltouch init.js arriving 3 s after load is picked up", async () => {
 test("consent pending: nothing read or sent until grantConsent()", async () => {
   await withDemo("consent-pending", {}, async ({ demo, page, status }) => {
     await page.goto(demo.pageUrl("/consent.html", "rtb_delay=0&ct_delay=0"));
-    await page.waitForTimeout(2000);
+    // The module has loaded, and both ids are on the page to be read: nothing is, yet.
+    await waitFor(async () => (await status())?.state === "consent_pending", { what: "the module loaded" });
+    await waitFor(() => page.evaluate(() => document.cookie.includes("__r_aid_v__=") && window.ct && window.ct.loaded !== false), { what: "the RTB House cookie and Calltouch on the page" });
     const before = await status();
     assert.deepEqual([before.state, before.cookie, before.session], ["consent_pending", false, false]);
     assert.equal(await demo.metric(ACCEPTED), 0);
@@ -165,7 +184,7 @@ test("RTB House failing twice still gets exactly one accepted postback", async (
     await waitFor(async () => (await status())?.state === "bound", { what: "bound" });
     const aid = await pageCookie(page, "__r_aid_v__");
     await callAndExpectPostback(demo, page, aid);
-    await page.waitForTimeout(1500);
+    await settled(demo, leadOf(demo.peer.postbacks.find((p) => p.status === 200)));
     assert.deepEqual(demo.peer.postbacks.map((p) => p.status), [503, 503, 200]);
     assert.ok(demo.peer.postbacks.every((p) => p.aid === aid));
   });
@@ -175,13 +194,13 @@ test("a page whose CSP lacks 'wasm-unsafe-eval' is unaffected; one console warni
   await withDemo("csp-without-wasm", {}, async ({ demo, page, status, consoleLines, pageErrors }) => {
     await page.goto(demo.pageUrl("/csp.html", "rtb_delay=0&ct_delay=0"));
     await waitFor(async () => (await status())?.state === "failed", { what: "failed state" });
-    await page.waitForTimeout(1000);
+    await page.click("#simulate-lead");
+    await waitFor(() => page.evaluate(() => /request-\d+: webhook answered 200/.test(document.querySelector("#last-lead").textContent)), { what: "page still works" });
+    // The page has gone on working since: one warning, and only one.
     const warnings = consoleLines.filter((l) => l.type === "warning" && l.text.startsWith("aidlink:"));
     assert.equal(warnings.length, 1, JSON.stringify(consoleLines));
     assert.match(warnings[0].text, /wasm-unsafe-eval/);
     assert.deepEqual(pageErrors, []);
-    await page.click("#simulate-lead");
-    await waitFor(() => page.evaluate(() => /request-\d+: webhook answered 200/.test(document.querySelector("#last-lead").textContent)), { what: "page still works" });
     assert.equal(await demo.metric(ACCEPTED), 0);
   });
 });
