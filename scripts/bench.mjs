@@ -386,9 +386,10 @@ async function volume() {
   const small = fmt.n(size.small);
   const large = fmt.n(size.large);
   const p99ok = (r) => verdict(r.p99_us < 50_000 && !r.timeout);
-  // Every lead should find its visitor's binding ("sent"); say so when some did not.
+  // Every lead should find its visitor's binding (decided "queued", "sent" before that word
+  // changed); say so when some did not.
   const decided = Object.values(v.leads).reduce((a, b) => a + b, 0);
-  const unbound = decided - (v.leads.sent ?? 0);
+  const unbound = decided - (v.leads.queued ?? v.leads.sent ?? 0);
   const hook = (r) => `${fmt.rate(r.rps)}, p99 ${fmt.ms(r.p99_us)} (${r.requests} in ${size.seconds} s)${r.timeout ? ` (${r.timeout} timed out at 30 s)` : ""}${unbound ? ` (${unbound} of ${decided} leads not sent)` : ""}`;
   row(`webhooks (call end, bound visitors) at ${small} stored`, hook(v.small), "p99 < 50 ms", p99ok(v.small));
   row(`webhooks (call end, bound visitors) at ${large} stored`, hook(v.large), "p99 < 50 ms", p99ok(v.large));

@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// The whole configuration file.
-#[derive(Clone, Deserialize)]
+/// The whole configuration file. (`Serialize` writes secrets in the clear: it is for comparing
+/// and saving settings, never for logs; `Debug` masks them.)
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `[server]`.
@@ -33,7 +34,7 @@ pub struct Config {
 }
 
 /// `[server]`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
     /// Address to listen on. Default `127.0.0.1:8080`.
@@ -113,7 +114,7 @@ impl Server {
 }
 
 /// `[storage]`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Storage {
     /// `sqlite://PATH` (embedded; default `sqlite://aidlink.db`). `postgres://…` for several
@@ -142,7 +143,7 @@ impl Storage {
 }
 
 /// `[rtbhouse]`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RtbHouse {
     /// Postback URL; `{region}` is replaced by the site's region.
@@ -182,7 +183,7 @@ impl RtbHouse {
 }
 
 /// One `[[site]]`: a Calltouch site and its RTB House integration settings.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
     /// Calltouch site id (numeric). Required.
@@ -260,7 +261,7 @@ fn default_rtbhouse_sources() -> Vec<String> {
 
 /// How the postback's `cd` ("custom deduplication", an attribution flag: docs/domain.md §4) is
 /// chosen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dedup {
     /// `cd=default`: RTB House attributes the conversion itself (default).
@@ -272,7 +273,7 @@ pub enum Dedup {
 }
 
 /// RTB House region (`{region}` in the endpoint).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Region {
     /// EMEA (default).
@@ -299,7 +300,7 @@ impl Region {
 }
 
 /// A lead metric (docs/domain.md §5.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Every call.
@@ -323,7 +324,7 @@ pub enum Metric {
 }
 
 /// `tags = { names = [], match = "any" }`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TagFilter {
     /// Tag names; empty = no tag filter.
@@ -333,7 +334,7 @@ pub struct TagFilter {
 }
 
 /// How tag names combine.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TagMatch {
     /// At least one name.
@@ -344,7 +345,7 @@ pub enum TagMatch {
 }
 
 /// `{ field = "utm_source", op = "equals", value = "yandex" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficCondition {
     /// Which traffic field.
@@ -356,7 +357,7 @@ pub struct TrafficCondition {
 }
 
 /// A traffic field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrafficField {
     /// Source (utm_source, else referrer host, else `(direct)`).
@@ -391,7 +392,7 @@ impl TrafficField {
 }
 
 /// A traffic comparison (case-insensitive; no regexes by design).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrafficOp {
     /// Equal.
@@ -405,7 +406,7 @@ pub enum TrafficOp {
 }
 
 /// Attribution model for traffic conditions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Attribution {
     /// The last visit that was not direct; direct only when all were (default).

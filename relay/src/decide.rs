@@ -74,12 +74,12 @@ pub enum Status {
 }
 
 impl Decision {
-    /// The recorded reason: `sent`, `filtered:metric`, `filtered:tags`,
+    /// The recorded reason: `queued` (its postback is queued for RTB House), `filtered:metric`, `filtered:tags`,
     /// `filtered:traffic:<field>`, `waiting:call_end`, `no_rtb_id`, `switched_off`,
     /// `misconfigured:<what>`.
     pub fn reason(&self) -> String {
         match self {
-            Decision::Send { .. } => "sent".into(),
+            Decision::Send { .. } => "queued".into(),
             Decision::Filtered(Filter::Metric) => "filtered:metric".into(),
             Decision::Filtered(Filter::Tags) => "filtered:tags".into(),
             Decision::Filtered(Filter::Traffic(field)) => {

@@ -18,6 +18,105 @@ pub struct Metrics {
     id_conflicts: Mutex<BTreeMap<String, u64>>,
 }
 
+/// How a binding or webhook request ended: the `result` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// Stored (and, for a webhook, about to be decided).
+    Accepted,
+    /// A binding already stored (same site and id).
+    Duplicate,
+    /// Refused, for this reason.
+    Refused(Refusal),
+}
+
+/// Why a request was refused: the label of its error status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// 400.
+    Malformed,
+    /// 401.
+    Unauthorized,
+    /// 403.
+    Forbidden,
+    /// 404.
+    NotFound,
+    /// 408: the body did not arrive in time.
+    Timeout,
+    /// 413.
+    TooLarge,
+    /// 415.
+    UnsupportedType,
+    /// 429.
+    RateLimited,
+    /// 503.
+    Unavailable,
+}
+
+impl Received {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Received::Accepted => "accepted",
+            Received::Duplicate => "duplicate",
+            Received::Refused(r) => match r {
+                Refusal::Malformed => "malformed",
+                Refusal::Unauthorized => "unauthorized",
+                Refusal::Forbidden => "forbidden",
+                Refusal::NotFound => "not_found",
+                Refusal::Timeout => "timeout",
+                Refusal::TooLarge => "too_large",
+                Refusal::UnsupportedType => "unsupported_type",
+                Refusal::RateLimited => "rate_limited",
+                Refusal::Unavailable => "unavailable",
+            },
+        }
+    }
+}
+
+/// What a postback attempt came to: the `outcome` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempted {
+    /// RTB House accepted it (2xx): the lead is `sent`.
+    Sent,
+    /// It will be tried again.
+    Retry,
+    /// Dead letter (refused, out of retries or too old, or not sent at all).
+    Dead,
+}
+
+impl Attempted {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attempted::Sent => "sent",
+            Attempted::Retry => "retry",
+            Attempted::Dead => "dead",
+        }
+    }
+}
+
+/// How a decided lead's RTB House ids disagreed: the `kind` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdConflict {
+    /// Its session was bound to several RTB House ids (a rotated cookie, or a forged binding).
+    SessionIds,
+    /// Bindings of its session from another Calltouch visitor were left out.
+    OtherVisitor,
+    /// Calltouch's attrs overruled a binding.
+    AttrsDisagree,
+}
+
+impl IdConflict {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdConflict::SessionIds => "session_ids",
+            IdConflict::OtherVisitor => "other_visitor",
+            IdConflict::AttrsDisagree => "attrs_disagree",
+        }
+    }
+}
+
 fn bump(map: &Mutex<BTreeMap<String, u64>>, key: &str) {
     if let Ok(mut map) = map.lock() {
         *map.entry(key.to_string()).or_default() += 1;
@@ -25,31 +124,29 @@ fn bump(map: &Mutex<BTreeMap<String, u64>>, key: &str) {
 }
 
 impl Metrics {
-    /// A binding request ended with `result` (`accepted`, `duplicate`, or the rejection reason).
-    pub fn binding(&self, result: &str) {
-        bump(&self.bindings, result);
+    /// A binding request ended so.
+    pub fn binding(&self, result: Received) {
+        bump(&self.bindings, result.as_str());
     }
 
-    /// A Calltouch webhook request ended with `result` (`accepted`, or the refusal reason).
-    pub fn webhook(&self, result: &str) {
-        bump(&self.webhooks, result);
+    /// A Calltouch webhook request ended so.
+    pub fn webhook(&self, result: Received) {
+        bump(&self.webhooks, result.as_str());
     }
 
-    /// A lead was decided with `reason`.
+    /// A lead was decided with this reason (`Decision::reason`).
     pub fn lead(&self, reason: &str) {
         bump(&self.leads, reason);
     }
 
-    /// A postback attempt ended `delivered`, `retry` or `dead`.
-    pub fn postback(&self, outcome: &str) {
-        bump(&self.postbacks, outcome);
+    /// A postback attempt ended so.
+    pub fn postback(&self, outcome: Attempted) {
+        bump(&self.postbacks, outcome.as_str());
     }
 
-    /// A decided lead whose ids disagreed (`session_ids`: its session was bound to several
-    /// RTB House ids; `other_visitor`: bindings of its session from another Calltouch visitor
-    /// were left out; `attrs_disagree`: Calltouch's attrs overruled a binding).
-    pub fn id_conflict(&self, kind: &str) {
-        bump(&self.id_conflicts, kind);
+    /// A decided lead whose ids disagreed so.
+    pub fn id_conflict(&self, kind: IdConflict) {
+        bump(&self.id_conflicts, kind.as_str());
     }
 
     /// The Prometheus text exposition.
@@ -141,11 +238,11 @@ mod tests {
     #[test]
     fn renders_prometheus_text() {
         let m = Metrics::default();
-        m.binding("accepted");
-        m.binding("accepted");
-        m.binding("origin");
+        m.binding(Received::Accepted);
+        m.binding(Received::Accepted);
+        m.binding(Received::Refused(Refusal::Forbidden));
         m.lead("filtered:traffic:utm_source");
-        m.postback("delivered");
+        m.postback(Attempted::Sent);
         let rows = RowCounts {
             bindings: 7,
             ..RowCounts::default()
@@ -162,9 +259,9 @@ mod tests {
             text.contains("aidlink_bindings_total{result=\"accepted\"} 2\n"),
             "{text}"
         );
-        assert!(text.contains("aidlink_bindings_total{result=\"origin\"} 1\n"));
+        assert!(text.contains("aidlink_bindings_total{result=\"forbidden\"} 1\n"));
         assert!(text.contains("aidlink_leads_total{reason=\"filtered:traffic:utm_source\"} 1\n"));
-        assert!(text.contains("aidlink_postbacks_total{outcome=\"delivered\"} 1\n"));
+        assert!(text.contains("aidlink_postbacks_total{outcome=\"sent\"} 1\n"));
         assert!(text.contains("aidlink_outbox_depth 3\n"));
         assert!(text.contains("aidlink_outbox_oldest_pending_seconds 60\n"));
         assert!(text.contains("aidlink_stored_rows{table=\"bindings\"} 7\n"));

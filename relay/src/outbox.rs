@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::config::{Config, RtbHouse, Site};
-use crate::metrics::Metrics;
+use crate::metrics::{Attempted, Metrics};
 use crate::postback::{for_log, mask_pkey, too_old, HORIZON_MS};
 use crate::reload::Settings;
 use crate::store::{Attempt, ClaimPlan, DeadLetter, Delivery, Next, Store};
@@ -47,7 +47,7 @@ pub fn next(
     jitter: f64,
 ) -> Next {
     let retry_after = match response {
-        Response::Status(200..=299, _) => return Next::Delivered,
+        Response::Status(200..=299, _) => return Next::Sent,
         Response::Status(408 | 429 | 500..=599, retry_after) => *retry_after,
         Response::Status(_, _) => return Next::Dead,
         Response::Failed => None,
@@ -336,16 +336,16 @@ async fn deliver(
     };
     let next_step = next(&response, &delivery, at_ms, rtb, rand::random::<f64>());
     let outcome = match next_step {
-        Next::Delivered => "delivered",
-        Next::RetryAt(_) => "retry",
-        Next::Dead => "dead",
+        Next::Sent => Attempted::Sent,
+        Next::RetryAt(_) => Attempted::Retry,
+        Next::Dead => Attempted::Dead,
     };
     metrics.postback(outcome);
     tracing::info!(
         site = %delivery.site,
         lead = %delivery.lead_id,
         status = ?attempt.status,
-        outcome,
+        outcome = outcome.as_str(),
         url = %for_log(&url),
         "postback attempt"
     );
@@ -356,7 +356,7 @@ async fn deliver(
 
 /// Dead-letters a postback without sending it, recording `why` as its attempt.
 async fn not_sent(store: &dyn Store, metrics: &Metrics, delivery: Delivery, why: &str) {
-    metrics.postback("dead");
+    metrics.postback(Attempted::Dead);
     tracing::info!(site = %delivery.site, lead = %delivery.lead_id, reason = why, "postback not sent; dead-lettered for replay");
     let attempt = Attempt {
         at_ms: now_ms(),

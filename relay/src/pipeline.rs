@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::decide::{self, TOUCH_LIMIT};
-use crate::metrics::Metrics;
+use crate::metrics::{IdConflict, Metrics};
 use crate::reload::Settings;
 use crate::store::{Store, StoreError, TouchKeys};
 
@@ -122,13 +122,13 @@ impl Pipeline {
             // Ids that disagree for one lead: a visitor whose cookie rotated, or someone
             // posting bindings for sessions that are not theirs.
             if id.session_ids > 1 {
-                self.metrics.id_conflict("session_ids");
+                self.metrics.id_conflict(IdConflict::SessionIds);
             }
             if id.foreign > 0 {
-                self.metrics.id_conflict("other_visitor");
+                self.metrics.id_conflict(IdConflict::OtherVisitor);
             }
             if id.source == Some(decide::IdSource::AttrsOverBinding) {
-                self.metrics.id_conflict("attrs_disagree");
+                self.metrics.id_conflict(IdConflict::AttrsDisagree);
             }
             tracing::info!(site = %site_id, lead = %lead_id, reason = %reason, "lead decided");
             if queued {

@@ -50,7 +50,7 @@ test("cookie and session at once, call ends: exactly one postback carrying the p
     const time = Number(query.get("time"));
     assert.ok(time >= calledAt - 2000 && time <= Date.now(), `event time ${time} is the call's, not another clock's`);
     const trail = await demo.admin(`/v1/sites/38342/leads/call-${callId}`);
-    assert.deepEqual(trail.events.map((e) => [e.phase, e.reason]), [["connected", "waiting:call_end"], ["disconnected", "sent"]]);
+    assert.deepEqual(trail.events.map((e) => [e.phase, e.reason]), [["connected", "waiting:call_end"], ["disconnected", "queued"]]);
     assert.equal(await demo.metric(ACCEPTED), 1, "one binding stored");
     await page.waitForFunction(() => document.querySelector("#postbacks").textContent.includes("conversion"));
   });

@@ -9,6 +9,58 @@ fn with_site(extra: &str) -> String {
     )
 }
 
+/// Keys of the example that show a sample value rather than a default (required keys, and the
+/// credentials and origins a site fills in), as `section.key`.
+const SAMPLES: [&str; 6] = [
+    "server.admin_token",
+    "site.id",
+    "site.webhook_token",
+    "site.pkey",
+    "site.tagging_hash",
+    "site.allowed_origins",
+];
+
+fn table<T: serde::Serialize>(value: &T) -> toml::Table {
+    toml::Table::try_from(value).expect("settings serialise to TOML")
+}
+
+#[test]
+fn the_example_file_shows_every_key_with_its_default() {
+    let example: toml::Table = toml::from_str(EXAMPLE).unwrap();
+    let site = Config::parse(&with_site(""))
+        .unwrap()
+        .site
+        .remove(0);
+    let sections = [
+        ("server", table(&Server::default())),
+        ("storage", table(&Storage::default())),
+        ("rtbhouse", table(&RtbHouse::default())),
+        ("site", table(&site)),
+    ];
+    let mut problems = Vec::new();
+    for (name, defaults) in &sections {
+        let shown = match &example[*name] {
+            toml::Value::Array(sites) => sites[0].as_table().unwrap().clone(),
+            value => value.as_table().unwrap().clone(),
+        };
+        for (key, default) in defaults {
+            let path = format!("{name}.{key}");
+            match shown.get(key) {
+                None => problems.push(format!("{path}: missing from the example")),
+                Some(_) if SAMPLES.contains(&path.as_str()) => {}
+                Some(value) if value != default => problems.push(format!(
+                    "{path}: the example shows {value}, the default is {default}"
+                )),
+                Some(_) => {}
+            }
+        }
+        for key in shown.keys().filter(|k| !defaults.contains_key(*k)) {
+            problems.push(format!("{name}.{key}: in the example, not a setting"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 #[test]
 fn example_file_is_valid_and_shows_the_defaults() {
     let config = Config::parse(EXAMPLE).expect("relay.example.toml must validate");

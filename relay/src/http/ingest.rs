@@ -12,6 +12,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::metrics::Received;
+
 use super::{now_ms, same_secret, ApiError, AppState, ClientIp};
 use crate::config::Config;
 use crate::webhook::parse_lead;
@@ -146,14 +148,16 @@ pub async fn binding(
     .await;
     let mut response = match result {
         Ok(new) => {
-            state
-                .metrics
-                .binding(if new { "accepted" } else { "duplicate" });
+            state.metrics.binding(if new {
+                Received::Accepted
+            } else {
+                Received::Duplicate
+            });
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => {
-            state.metrics.binding(e.label());
-            tracing::debug!(reason = e.label(), "binding refused");
+            state.metrics.binding(Received::Refused(e.label()));
+            tracing::debug!(reason = Received::Refused(e.label()).as_str(), "binding refused");
             e.into_response()
         }
     };
@@ -225,8 +229,8 @@ pub async fn calltouch(
 ) -> Result<&'static str, ApiError> {
     let result = accept_webhook(&state, site_id, ip, query, &headers, body).await;
     state.metrics.webhook(match &result {
-        Ok(_) => "accepted",
-        Err(e) => e.label(),
+        Ok(_) => Received::Accepted,
+        Err(e) => Received::Refused(e.label()),
     });
     result
 }

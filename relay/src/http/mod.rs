@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Notify;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Refusal};
 use crate::pipeline::Pipeline;
 use crate::reload::Settings;
 use crate::store::{Store, StoreError};
@@ -162,17 +162,17 @@ pub enum ApiError {
 
 impl ApiError {
     /// The metrics label.
-    pub fn label(&self) -> &'static str {
+    pub fn label(&self) -> Refusal {
         match self {
-            ApiError::Malformed(_) => "malformed",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Timeout => "timeout",
-            ApiError::TooLarge(_) => "too_large",
-            ApiError::UnsupportedType(_) => "unsupported_type",
-            ApiError::RateLimited(_) => "rate_limited",
-            ApiError::Unavailable(_) | ApiError::NotReady(_) => "unavailable",
+            ApiError::Malformed(_) => Refusal::Malformed,
+            ApiError::Unauthorized => Refusal::Unauthorized,
+            ApiError::Forbidden(_) => Refusal::Forbidden,
+            ApiError::NotFound(_) => Refusal::NotFound,
+            ApiError::Timeout => Refusal::Timeout,
+            ApiError::TooLarge(_) => Refusal::TooLarge,
+            ApiError::UnsupportedType(_) => Refusal::UnsupportedType,
+            ApiError::RateLimited(_) => Refusal::RateLimited,
+            ApiError::Unavailable(_) | ApiError::NotReady(_) => Refusal::Unavailable,
         }
     }
 }

@@ -35,11 +35,11 @@ fn responses_map_to_next_steps() {
     let r = rtb();
     assert_eq!(
         next(&Response::Status(200, None), &delivery(0), 0, &r, 0.5),
-        Next::Delivered
+        Next::Sent
     );
     assert_eq!(
         next(&Response::Status(204, Some(9)), &delivery(3), 0, &r, 0.5),
-        Next::Delivered
+        Next::Sent
     );
     assert_eq!(
         next(&Response::Status(400, None), &delivery(0), 0, &r, 0.5),
@@ -117,7 +117,7 @@ fn model_random_response_sequences() {
                 _ => Response::Failed,
             };
             match next(&response, &d, now, &r, (rng.next() % 1000) as f64 / 1000.0) {
-                Next::Delivered => {
+                Next::Sent => {
                     assert!(matches!(response, Response::Status(200, _)));
                     delivered += 1;
                     break;

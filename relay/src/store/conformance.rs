@@ -222,7 +222,7 @@ pub async fn a_verdict_is_recorded_once_and_only_on_the_version_judged(store: &d
         .unwrap()
         .unwrap();
     let reasons: Vec<Option<&str>> = trail.events.iter().map(|e| e.reason.as_deref()).collect();
-    assert_eq!(reasons, [Some("sent"), Some("sent")]);
+    assert_eq!(reasons, [Some("queued"), Some("queued")]);
 }
 
 pub async fn the_first_call_end_stays_the_facts(store: &dyn Store) {
@@ -332,7 +332,7 @@ pub async fn attempts_move_the_lead_and_show_in_its_trail(store: &dyn Store) {
     let d = claim_one(store, 200).await;
     assert_eq!(d.attempts, 1);
     store
-        .record_attempt(d, attempt(210, Some(200)), Next::Delivered)
+        .record_attempt(d, attempt(210, Some(200)), Next::Sent)
         .await
         .unwrap();
     let trail = store
@@ -419,7 +419,7 @@ pub async fn retention_deletes_old_settled_data_and_keeps_what_is_pending(store:
     // Settled long ago: sent, filtered, dead.
     queue(store, SITE, "sent", "A1", old).await;
     queue(store, SITE, "dead", "A2", old).await;
-    for (i, (id, next)) in [("call-sent", Next::Delivered), ("call-dead", Next::Dead)]
+    for (i, (id, next)) in [("call-sent", Next::Sent), ("call-dead", Next::Dead)]
         .into_iter()
         .enumerate()
     {

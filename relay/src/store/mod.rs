@@ -124,8 +124,8 @@ pub struct Attempt {
 /// Where a postback goes after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
-    /// Accepted: done for good.
-    Delivered,
+    /// Accepted by RTB House: done for good (the lead is `sent`).
+    Sent,
     /// Try again at this time, ms.
     RetryAt(i64),
     /// Dead letter.

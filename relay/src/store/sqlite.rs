@@ -227,7 +227,7 @@ pub(crate) enum OutboxState {
     /// Queued, or waiting to be retried.
     Retrying,
     /// Accepted by RTB House.
-    Delivered,
+    Sent,
     /// Dead letter.
     Dead,
 }
@@ -236,7 +236,7 @@ impl OutboxState {
     fn as_str(self) -> &'static str {
         match self {
             OutboxState::Retrying => "retrying",
-            OutboxState::Delivered => "delivered",
+            OutboxState::Sent => "sent",
             OutboxState::Dead => "dead",
         }
     }

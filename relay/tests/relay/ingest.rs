@@ -212,8 +212,8 @@ async fn the_same_binding_id_on_two_sites_is_two_bindings() {
             .await
         }
     };
-    assert_eq!(wait_sent("555", "call-7").await["reason"], "sent");
-    assert_eq!(wait_sent("38342", "call-8").await["reason"], "sent");
+    assert_eq!(wait_sent("555", "call-7").await["reason"], "queued");
+    assert_eq!(wait_sent("38342", "call-8").await["reason"], "queued");
     let posts = rtb.postbacks();
     assert!(
         posts.iter().any(|p| p.contains("aid=OtherAid0123456789&")),

@@ -92,7 +92,7 @@ async fn a_lead_stored_but_not_decided_before_a_crash_is_sent_at_start() {
     }
     relay.spawn();
     let trail = relay.wait_status("call-7201", "sent", 15).await;
-    assert_eq!(trail["reason"], "sent", "{trail}");
+    assert_eq!(trail["reason"], "queued", "{trail}");
     relay.wait_outbox_empty().await;
     let postbacks = rtb.postbacks();
     assert_eq!(postbacks.len(), 1, "{postbacks:?}");

@@ -60,5 +60,5 @@ async fn a_lead_whose_decision_failed_is_decided_within_seconds() {
         "the first decision failed"
     );
     assert_eq!(trail.status, LeadStatus::Retrying, "queued for RTB House");
-    assert_eq!(trail.reason.as_deref(), Some("sent"));
+    assert_eq!(trail.reason.as_deref(), Some("queued"));
 }

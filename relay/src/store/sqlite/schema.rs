@@ -11,7 +11,7 @@ struct Migration {
     fixup: Option<fn(&Connection) -> rusqlite::Result<()>>,
 }
 
-const MIGRATIONS: [Migration; 6] = [
+const MIGRATIONS: [Migration; 7] = [
     Migration {
         sql: "
 CREATE TABLE bindings (
@@ -122,6 +122,12 @@ ALTER TABLE leads ADD COLUMN id_source TEXT;
     // one scratch row.
     Migration {
         sql: "CREATE TABLE probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);",
+        fixup: None,
+    },
+    // One word for "accepted by RTB House" everywhere: the lead's status `sent`, so the
+    // outbox's state too (it was `delivered`).
+    Migration {
+        sql: "UPDATE outbox SET state = 'sent' WHERE state = 'delivered';",
         fixup: None,
     },
 ];

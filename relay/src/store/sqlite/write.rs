@@ -242,7 +242,7 @@ pub(super) fn record_attempt(
     next: Next,
 ) -> rusqlite::Result<()> {
     let (state, next_at, status) = match next {
-        Next::Delivered => (OutboxState::Delivered, attempt.at_ms, LeadStatus::Sent),
+        Next::Sent => (OutboxState::Sent, attempt.at_ms, LeadStatus::Sent),
         Next::RetryAt(at) => (OutboxState::Retrying, at, LeadStatus::Retrying),
         Next::Dead => (OutboxState::Dead, attempt.at_ms, LeadStatus::Dead),
     };

@@ -113,7 +113,11 @@ async fn queued_postbacks_keep_their_facts_and_lose_their_url() {
         "dead",
         "unreadable: dead-lettered, not sent blank"
     );
-    assert_eq!(row("call-8").4, "delivered", "delivered stays delivered");
+    assert_eq!(
+        row("call-8").4,
+        "sent",
+        "delivered stays delivered (now called sent)"
+    );
     drop(conn);
 
     let store =
