@@ -17,7 +17,6 @@ use std::time::{Duration, SystemTime};
 use aidlink_protocol::backoff::parse_retry_after;
 use aidlink_protocol::Backoff;
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 
 use crate::config::{Config, RtbHouse, Site};
 use crate::metrics::{Attempted, Metrics};
@@ -197,14 +196,14 @@ impl Outbox {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds (TLS back end available)");
-        let mut tasks: JoinSet<()> = JoinSet::new();
-        let mut sites_of: HashMap<tokio::task::Id, String> = HashMap::new();
+        let (done, mut released) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let mut sending: u32 = 0;
         let mut in_flight: HashMap<String, u32> = HashMap::new();
         let mut others_at = tokio::time::Instant::now();
         loop {
             let config = self.settings.current();
             let concurrency = config.rtbhouse.concurrency.max(1);
-            let free = concurrency.saturating_sub(tasks.len() as u32);
+            let free = concurrency.saturating_sub(sending);
             let mut more = false;
             if free > 0 {
                 let sites: Vec<String> = config.site.iter().map(|s| s.id.clone()).collect();
@@ -226,30 +225,27 @@ impl Outbox {
                                 config.clone(),
                                 self.metrics.clone(),
                             );
-                            let site = delivery.site.clone();
-                            let task =
-                                tasks.spawn(deliver(store, client, config, metrics, delivery));
-                            sites_of.insert(task.id(), site);
+                            sending += 1;
+                            let slot = Slot {
+                                site: Some(delivery.site.clone()),
+                                done: done.clone(),
+                            };
+                            tokio::spawn(deliver(store, client, config, metrics, delivery, slot));
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "outbox: cannot read due postbacks"),
                 }
             }
-            if more && tasks.len() < concurrency as usize {
+            if more && sending < concurrency {
                 continue;
             }
             tokio::select! {
-                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                    let id = match done {
-                        Ok((id, ())) => id,
-                        Err(e) => e.id(),
-                    };
-                    if let Some(site) = sites_of.remove(&id) {
-                        if let Some(n) = in_flight.get_mut(&site) {
-                            *n = n.saturating_sub(1);
-                            if *n == 0 {
-                                in_flight.remove(&site);
-                            }
+                Some(site) = released.recv() => {
+                    sending = sending.saturating_sub(1);
+                    if let Some(n) = in_flight.get_mut(&site) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            in_flight.remove(&site);
                         }
                     }
                 }
@@ -260,17 +256,59 @@ impl Outbox {
     }
 }
 
+/// A postback's place among those in flight: given back (to the worker, by site) as soon as
+/// its request is over — the attempt is recorded after — or when it is dropped, whatever
+/// happened.
+struct Slot {
+    site: Option<String>,
+    done: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl Slot {
+    fn release(&mut self) {
+        if let Some(site) = self.site.take() {
+            let _ = self.done.send(site);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// At most this much of a refusal's body is read (and 200 characters of it kept): a receiver
+/// cannot make the relay hold a large answer.
+const SNIPPET_BYTES: usize = 1024;
+
+async fn snippet(mut r: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < SNIPPET_BYTES {
+        match r.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(SNIPPET_BYTES);
+    String::from_utf8_lossy(&bytes).chars().take(200).collect()
+}
+
 async fn deliver(
     store: Arc<dyn Store>,
     client: reqwest::Client,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
     delivery: Delivery,
+    mut slot: Slot,
 ) {
     let rtb = &config.rtbhouse;
     let site = match sendable(&config, &delivery, now_ms()) {
         Ok(site) => site,
-        Err(why) => return not_sent(&*store, &metrics, delivery, &why).await,
+        Err(why) => {
+            slot.release();
+            return not_sent(&*store, &metrics, delivery, &why).await;
+        }
     };
     let url = delivery.postback.url(&rtb.endpoint, site);
     let masked = mask_pkey(&url);
@@ -292,13 +330,7 @@ async fn deliver(
                 None
             } else {
                 let redirect = r.status().is_redirection();
-                let body: String = r
-                    .text()
-                    .await
-                    .unwrap_or_default()
-                    .chars()
-                    .take(200)
-                    .collect();
+                let body = snippet(r).await;
                 match (redirect, body.is_empty()) {
                     (true, true) => Some("redirect not followed".to_string()),
                     (true, false) => Some(format!("redirect not followed: {body}")),
@@ -334,6 +366,7 @@ async fn deliver(
             )
         }
     };
+    slot.release();
     let next_step = next(&response, &delivery, at_ms, rtb, rand::random::<f64>());
     let outcome = match next_step {
         Next::Sent => Attempted::Sent,

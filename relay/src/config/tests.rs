@@ -27,10 +27,7 @@ fn table<T: serde::Serialize>(value: &T) -> toml::Table {
 #[test]
 fn the_example_file_shows_every_key_with_its_default() {
     let example: toml::Table = toml::from_str(EXAMPLE).unwrap();
-    let site = Config::parse(&with_site(""))
-        .unwrap()
-        .site
-        .remove(0);
+    let site = Config::parse(&with_site("")).unwrap().site.remove(0);
     let sections = [
         ("server", table(&Server::default())),
         ("storage", table(&Storage::default())),

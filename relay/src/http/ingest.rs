@@ -157,7 +157,10 @@ pub async fn binding(
         }
         Err(e) => {
             state.metrics.binding(Received::Refused(e.label()));
-            tracing::debug!(reason = Received::Refused(e.label()).as_str(), "binding refused");
+            tracing::debug!(
+                reason = Received::Refused(e.label()).as_str(),
+                "binding refused"
+            );
             e.into_response()
         }
     };

@@ -380,7 +380,8 @@ async fn readyz_is_503_with_the_reason_when_storage_reads_but_cannot_commit() {
     assert!(error.starts_with("storage cannot commit: "), "{error}");
     assert!(error.contains("disk I/O error"), "{error}");
 
-    let store = crate::support::fault::Faulty::sqlite(&dir.path().join("b.db"), Box::new(|_, _| false));
+    let store =
+        crate::support::fault::Faulty::sqlite(&dir.path().join("b.db"), Box::new(|_, _| false));
     let ready = Request::get("/readyz").body(Body::empty()).unwrap();
     let response = router(store).oneshot(ready).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
