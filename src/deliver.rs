@@ -291,3 +291,5 @@ fn stored_queue(store: &impl Store) -> Vec<Pending> {
         .unwrap_or_default()
 }
 
+#[cfg(test)]
+mod tests;
