@@ -1,5 +1,6 @@
 //! The capture state machine: wait for the RTB House id and the Calltouch session, hand the id
-//! to Calltouch, queue the binding (delivery is [`crate::deliver`]), consent and stop.
+//! to Calltouch, queue the binding, consent and stop; and carry out what the delivery state
+//! ([`crate::deliver::Delivery`], pure) asks for: requests, beacons, the retry timer, storage.
 //!
 //! One [`Agent`] per page, shared as [`Shared`] by its timers and event listeners, which hold
 //! only weak references. Every entry point uses `try_borrow(_mut)` and gives up quietly when the
@@ -9,17 +10,21 @@
 
 use alloc::rc::{Rc, Weak};
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use aidlink_protocol::{cookie, Backoff, Binding, Touch};
 use wasm_bindgen::JsValue;
 
 use crate::config::Config;
-use crate::deliver;
-use crate::pending::{self, Pending};
-use crate::watch::Watchers;
-use crate::{page, session};
+use crate::deliver::{self, Delivery};
+use crate::page::{self, LocalStorage};
+use crate::pending::Pending;
+use crate::session;
+use crate::watch::{self, Callbacks, Watchers};
+
+mod transport;
+
+pub use transport::{flush, kick, leave};
 
 /// Checks triggered by page events are not throttled during the first minute after start.
 const EAGER_MS: f64 = 60_000.0;
@@ -36,10 +41,9 @@ pub type WeakShared = Weak<RefCell<Agent>>;
 pub enum State {
     /// `consent: pending`: reads and sends nothing until consent is granted.
     ConsentPending,
-    /// Watching for the RTB House id and/or the Calltouch session.
+    /// Watching for the RTB House id and/or the Calltouch session; `status()` says `bound`
+    /// once a binding was delivered from this page (derived, not a state of its own).
     Waiting,
-    /// A binding was delivered; still watching for a new id or session.
-    Bound,
     /// `stop()` was called.
     Stopped,
     /// `denyConsent()` was called; aidlink's storage is cleared.
@@ -47,19 +51,20 @@ pub enum State {
 }
 
 impl State {
-    fn name(self) -> &'static str {
-        match self {
-            State::ConsentPending => "consent_pending",
-            State::Waiting => "waiting",
-            State::Bound => "bound",
-            State::Stopped => "stopped",
-            State::Denied => "denied",
-        }
+    /// The name `status()` gives it; `bound` is waiting after a binding was delivered.
+    fn name(self, bound: bool) -> &'static str {
+        const NAMES: [&str; 5] = ["consent_pending", "waiting", "stopped", "denied", "bound"];
+        let at = if bound && self == State::Waiting {
+            4
+        } else {
+            self as usize
+        };
+        NAMES.get(at).copied().unwrap_or_default()
     }
 
     /// Watching and sending.
     pub fn active(self) -> bool {
-        matches!(self, State::Waiting | State::Bound)
+        self == State::Waiting
     }
 }
 
@@ -98,65 +103,43 @@ impl serde::Serialize for Status {
 /// The capture agent of one page.
 pub struct Agent {
     /// Shared with each check, which reads the page without holding the agent.
-    pub(crate) config: Rc<Config>,
-    pub(crate) endpoint: String,
+    config: Rc<Config>,
+    endpoint: String,
     touch: Touch,
-    pub(crate) state: State,
+    state: State,
     aid: Option<String>,
     session: Option<String>,
-    /// Ids of bindings delivered (or handed to the browser), from every tab of this site.
-    pub(crate) sent_ids: Vec<String>,
-    /// Bindings waiting to be delivered, oldest first; the first one is the one in flight.
-    pub(crate) queue: Vec<Pending>,
-    /// Bindings whose request was under way when the page was hidden: counted as sent in
-    /// storage (the `keepalive` request outlives the page), taken back if it fails after all.
-    pub(crate) handed: Vec<Pending>,
-    /// Bindings beaconed as a last chance while the relay was failing (once each per page).
-    pub(crate) beaconed: Vec<String>,
-    /// The binding whose request is under way.
-    pub(crate) in_flight: Option<String>,
-    pub(crate) send_attempt: u32,
-    pub(crate) send_timer: Option<i32>,
+    /// The queue, the request under way, retries, what was sent: all delivery state.
+    delivery: Delivery,
     poll_attempt: u32,
     poll_timer: Option<i32>,
     /// The RTB House id last given to `ct('set_attrs')` on this page.
     attrs_handed: Option<String>,
     activated_at: f64,
     last_check: f64,
-    pub(crate) sent: u32,
-    pub(crate) last_error: Option<String>,
+    last_error: Option<String>,
     watchers: Option<Watchers>,
 }
 
 impl Agent {
-    pub(crate) fn debug(&self, line: &str) {
-        if self.config.debug {
-            let mut text = String::from("aidlink: ");
-            text.push_str(line);
-            page::log(&text);
-        }
+    fn debug(&self, line: &str) {
+        debug(&self.config, line);
     }
 
     /// The status object's fields.
     pub fn status(&self) -> Status {
         Status {
-            state: self.state.name(),
+            state: self.state.name(self.delivery.sent() > 0),
             cookie: self.aid.is_some(),
             session: self.session.is_some(),
-            sent: self.sent,
+            sent: self.delivery.sent(),
             last_error: self.last_error.clone(),
         }
     }
 
-    fn knows(&self, id: &str) -> bool {
-        self.sent_ids.iter().any(|s| s == id)
-            || self.queue.iter().any(|p| p.id == id)
-            || self.handed.iter().any(|p| p.id == id)
-    }
-
     fn teardown(&mut self, state: State) {
         self.state = state;
-        for timer in [self.poll_timer.take(), self.send_timer.take()]
+        for timer in [self.poll_timer.take(), self.delivery.take_timer()]
             .into_iter()
             .flatten()
         {
@@ -165,6 +148,15 @@ impl Agent {
         if let Some(watchers) = self.watchers.take() {
             watchers.remove();
         }
+    }
+}
+
+/// A debug line on the console when `config.debug` is on.
+fn debug(config: &Config, line: &str) {
+    if config.debug {
+        let mut text = String::from("aidlink: ");
+        text.push_str(line);
+        page::log(&text);
     }
 }
 
@@ -181,19 +173,12 @@ pub fn start(config: Config, endpoint: String) -> Shared {
         state: State::ConsentPending,
         aid: None,
         session: None,
-        sent_ids: Vec::new(),
-        queue: Vec::new(),
-        handed: Vec::new(),
-        beaconed: Vec::new(),
-        in_flight: None,
-        send_attempt: 0,
-        send_timer: None,
+        delivery: Delivery::default(),
         poll_attempt: 0,
         poll_timer: None,
         attrs_handed: None,
         activated_at: 0.0,
         last_check: 0.0,
-        sent: 0,
         last_error: None,
         watchers: None,
     }));
@@ -214,18 +199,13 @@ fn activate(agent: &Shared) {
         };
         a.state = State::Waiting;
         a.activated_at = page::now_ms();
-        a.sent_ids = page::load(pending::SENT_KEY)
-            .map(|v| pending::decode_sent(&v))
-            .unwrap_or_default();
-        a.queue = page::load(pending::PENDING_KEY)
-            .map(|v| pending::decode_pending(&v))
-            .unwrap_or_default();
+        a.delivery.restore(&LocalStorage);
         a.watchers = Some(Watchers::install(Rc::downgrade(agent)));
         a.debug("waiting for the RTB House id and the Calltouch session");
     }
     check(agent);
     schedule_poll(agent);
-    deliver::kick(agent);
+    kick(agent);
 }
 
 /// `grantConsent()`: starts an agent that was waiting for consent.
@@ -245,12 +225,10 @@ pub fn deny_consent(agent: &Shared) -> bool {
         return false;
     };
     a.teardown(State::Denied);
-    a.queue.clear();
-    a.handed.clear();
-    a.sent_ids.clear();
+    a.delivery.clear();
     a.aid = None;
     a.session = None;
-    deliver::forget();
+    deliver::forget(&LocalStorage);
     a.debug("consent denied: stopped, storage cleared");
     true
 }
@@ -285,7 +263,7 @@ pub fn nudge(agent: &Shared) {
         return;
     }
     check(agent);
-    deliver::kick(agent);
+    kick(agent);
     if calm {
         if let Ok(mut a) = agent.try_borrow_mut() {
             if let Some(timer) = a.poll_timer.take() {
@@ -348,27 +326,23 @@ pub fn check(agent: &Shared) {
             aid,
             Some(a.touch.clone()),
         );
-        if a.knows(&binding.id) {
-            return;
-        }
         // Another tab of the site may have sent or queued it since this page loaded.
-        deliver::merge_stored(&mut a);
-        if a.knows(&binding.id) || deliver::stored_pending(&binding.id) {
+        if !a.delivery.is_new(&binding.id, &LocalStorage) {
             return;
         }
         let Some(body) = to_json(&binding) else {
             return;
         };
-        a.queue.push(Pending {
+        let item = Pending {
             id: binding.id,
             body,
-        });
-        deliver::persist(&mut a);
+        };
+        a.delivery.enqueue(item, &LocalStorage);
         a.debug("binding queued");
         true
     };
     if queued {
-        deliver::kick(agent);
+        kick(agent);
     }
 }
 
@@ -430,16 +404,24 @@ fn schedule_poll(agent: &Shared) {
     });
 }
 
+/// What the page's events make the agent do (crate::watch).
+impl Callbacks for RefCell<Agent> {
+    fn look(agent: &Shared) {
+        nudge(agent);
+    }
+
+    fn leave(agent: &Shared) {
+        leave(agent);
+    }
+
+    fn look_soon(weak: &WeakShared) {
+        later(0, weak.clone(), nudge);
+    }
+}
+
 /// Runs `action` with the agent behind `weak` in `ms`, if the agent still exists; the timer's
 /// handle. Every timer of the agent goes through here, so they share one closure type: each
 /// distinct closure brings its own glue into the module (BENCHMARKS.md).
 pub fn later(ms: u64, weak: WeakShared, action: fn(&Shared)) -> Option<i32> {
-    page::set_timeout(ms, move || with(&weak, action))
-}
-
-/// Runs `action` with the agent behind `weak` if it still exists (timers and listeners).
-pub fn with(weak: &WeakShared, action: fn(&Shared)) {
-    if let Some(agent) = weak.upgrade() {
-        action(&agent);
-    }
+    page::set_timeout(ms, move || watch::with(&weak, action))
 }

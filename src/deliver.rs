@@ -1,213 +1,295 @@
 //! Delivering queued bindings: one request at a time, retried with backoff while the relay is
 //! unreachable or busy, flushed with `sendBeacon` when the page is hidden or left, and kept in
-//! `localStorage` (merged with what other tabs of the site stored) so that nothing is lost and
+//! storage (merged with what other tabs of the site stored) so that nothing is lost and
 //! nothing is POSTed twice across page loads and tabs.
+//!
+//! [`Delivery`] owns that state and is pure: its methods take what happened (an answer, the
+//! page being hidden, the storage shared with other tabs through [`Store`]) and say what to do
+//! next (send this, retry in so many ms). The agent makes the requests, beacons and timers.
 
-use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use aidlink_protocol::Backoff;
 
-use crate::agent::{self, Agent, Shared, State};
-use crate::page;
-use crate::pending::{self, Pending};
-use crate::send::{self, Outcome};
+use crate::pending::{self, Pending, Store};
+use crate::send::Outcome;
 
-/// Writes the sent ids and the queue to storage, merged with what other tabs wrote there since:
-/// their sent ids are kept (and what they sent leaves this tab's queue), their undelivered
-/// bindings stay stored for the next page load.
-pub fn persist(a: &mut Agent) {
-    merge_stored(a);
-    let mut stored: Vec<Pending> = page::load(pending::PENDING_KEY)
-        .map(|v| pending::decode_pending(&v))
-        .unwrap_or_default();
-    stored.retain(|p| {
-        !a.sent_ids.contains(&p.id)
-            && !a.queue.iter().any(|q| q.id == p.id)
-            && !a.handed.iter().any(|q| q.id == p.id)
-    });
-    stored.extend(a.queue.iter().cloned());
-    page::save(pending::SENT_KEY, &pending::encode_sent(&a.sent_ids));
-    page::save(pending::PENDING_KEY, &pending::encode_pending(&stored));
+/// What an answer came to, for the agent to report and act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Nothing changed (the binding was no longer queued, or the agent stopped meanwhile):
+    /// send the next one.
+    Ignored,
+    /// Delivered: send the next one.
+    Delivered,
+    /// The relay refused it (4xx), not retried: send the next one.
+    Refused,
+    /// Not delivered: send nothing until a timer of `delay_ms` calls [`Delivery::retry_due`].
+    Retry {
+        /// How long to wait (backoff with jitter, at least the server's `Retry-After`).
+        delay_ms: u64,
+    },
 }
 
-/// Adds the sent ids other tabs stored to this agent's, and drops what they sent from its
-/// queue (but not the request in flight, whose answer is still to come).
-pub fn merge_stored(a: &mut Agent) {
-    let Some(value) = page::load(pending::SENT_KEY) else {
-        return;
-    };
-    let mut merged = pending::decode_sent(&value);
-    for id in a.sent_ids.drain(..) {
-        if !merged.contains(&id) {
-            merged.push(id);
-        }
+/// The delivery state of one page: what is queued, under way, handed to the browser, sent.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// Ids of bindings delivered (or handed to the browser), from every tab of this site.
+    sent_ids: Vec<String>,
+    /// Bindings waiting to be delivered, oldest first; the first one is the one in flight.
+    queue: Vec<Pending>,
+    /// Bindings whose request was under way when the page was hidden: counted as sent in
+    /// storage (the `keepalive` request outlives the page), taken back if it fails after all.
+    handed: Vec<Pending>,
+    /// Bindings beaconed as a last chance while the relay was failing (once each per page).
+    beaconed: Vec<String>,
+    /// The binding whose request is under way.
+    in_flight: Option<String>,
+    /// Failed attempts since the last answer that settled a binding.
+    attempt: u32,
+    /// The retry timer's handle while one is scheduled (opaque: the agent's).
+    timer: Option<i32>,
+    /// Bindings delivered (or handed to the browser) from this page.
+    sent: u32,
+}
+
+impl Delivery {
+    /// Takes up what storage holds: the sent ids and the undelivered bindings (on activation,
+    /// when nothing is known yet).
+    pub fn restore(&mut self, store: &impl Store) {
+        self.sent_ids = stored_sent(store);
+        self.queue = stored_queue(store);
     }
-    a.sent_ids = merged;
-    let (sent, in_flight) = (&a.sent_ids, &a.in_flight);
-    a.queue
-        .retain(|p| in_flight.as_ref() == Some(&p.id) || !sent.contains(&p.id));
-}
 
-/// True when another tab stored the binding `id` as waiting to be delivered.
-pub fn stored_pending(id: &str) -> bool {
-    page::load(pending::PENDING_KEY)
-        .is_some_and(|v| pending::decode_pending(&v).iter().any(|p| p.id == id))
-}
+    /// Bindings delivered (or handed to the browser) from this page.
+    pub fn sent(&self) -> u32 {
+        self.sent
+    }
 
-/// One more binding delivered (or handed to the browser) from this page.
-fn count_sent(a: &mut Agent) {
-    a.sent += 1;
-    if a.state == State::Waiting {
-        a.state = State::Bound;
+    /// The relay failed the last attempt and has not answered since.
+    pub fn failing(&self) -> bool {
+        self.attempt > 0
+    }
+
+    /// The bindings waiting, oldest first (the one in flight included).
+    pub fn queue(&self) -> &[Pending] {
+        &self.queue
+    }
+
+    /// The binding `id` is sent, queued or handed over, as far as this page knows.
+    pub fn knows(&self, id: &str) -> bool {
+        self.sent_ids.iter().any(|s| s == id)
+            || self.queue.iter().any(|p| p.id == id)
+            || self.handed.iter().any(|p| p.id == id)
+    }
+
+    /// True when the binding `id` is new to every tab of the site: not known here, not sent or
+    /// queued by another tab (whose sent ids are merged in on the way).
+    pub fn is_new(&mut self, id: &str, store: &impl Store) -> bool {
+        if self.knows(id) {
+            return false;
+        }
+        self.merge_stored(store);
+        !self.knows(id) && !stored_queue(store).iter().any(|p| p.id == id)
+    }
+
+    /// Queues `item` (last) and stores the queue.
+    pub fn enqueue(&mut self, item: Pending, store: &impl Store) {
+        self.queue.push(item);
+        self.persist(store);
+    }
+
+    /// The oldest queued binding, now marked in flight, unless a send is under way or waiting
+    /// to retry.
+    pub fn next_send(&mut self) -> Option<Pending> {
+        if self.in_flight.is_some() || self.timer.is_some() {
+            return None;
+        }
+        let item = self.queue.first()?.clone();
+        self.in_flight = Some(item.id.clone());
+        Some(item)
+    }
+
+    /// The retry timer scheduled after [`Settled::Retry`] (`None`: timers are unavailable, the
+    /// next page event sends again).
+    pub fn retry_scheduled(&mut self, timer: Option<i32>) {
+        self.timer = timer;
+    }
+
+    /// The retry timer fired: [`Delivery::next_send`] may send again.
+    pub fn retry_due(&mut self) {
+        self.timer = None;
+    }
+
+    /// The retry timer's handle, forgotten here (stop, consent denied).
+    pub fn take_timer(&mut self) -> Option<i32> {
+        self.timer.take()
+    }
+
+    /// The answer to the request for `item`. `active` is false once the agent stopped (a retry
+    /// is then left to the next page load); `jitter` ∈ [0, 1) spreads retries.
+    pub fn settled(
+        &mut self,
+        item: Pending,
+        outcome: Outcome,
+        active: bool,
+        jitter: f64,
+        store: &impl Store,
+    ) -> Settled {
+        self.in_flight = None;
+        let queued = self.queue.iter().any(|p| p.id == item.id);
+        let handed = self.handed.iter().any(|p| p.id == item.id);
+        self.handed.retain(|p| p.id != item.id);
+        if !queued && !handed {
+            return Settled::Ignored;
+        }
+        let retry_after = match outcome {
+            Outcome::Retry(retry_after) => retry_after,
+            Outcome::Delivered | Outcome::Rejected(_) => {
+                self.queue.retain(|p| p.id != item.id);
+                if !self.sent_ids.contains(&item.id) {
+                    self.sent_ids.push(item.id);
+                }
+                self.attempt = 0;
+                let settled = if outcome == Outcome::Delivered {
+                    self.sent += 1;
+                    Settled::Delivered
+                } else {
+                    Settled::Refused
+                };
+                self.persist(store);
+                return settled;
+            }
+        };
+        if !active {
+            return Settled::Ignored;
+        }
+        let delay_ms = Backoff::SEND.delay_after(self.attempt, jitter, retry_after);
+        self.attempt = self.attempt.saturating_add(1);
+        if handed {
+            // Hidden with the request under way, and the page is still here: it failed after
+            // all, so it is queued again rather than lost (and no longer stored as sent, which
+            // the merge of the persist below would bring back).
+            self.sent_ids.retain(|id| *id != item.id);
+            if let Some(value) = store.load(pending::SENT_KEY) {
+                let mut stored = pending::decode_sent(&value);
+                stored.retain(|id| *id != item.id);
+                store.save(pending::SENT_KEY, &pending::encode_sent(&stored));
+            }
+            self.queue.insert(0, item);
+        }
+        self.persist(store);
+        Settled::Retry { delay_ms }
+    }
+
+    /// The page is being hidden or left: everything queued goes now, as the last chance it may
+    /// be, through `beacon` (the body; true when the browser took it). How many bindings the
+    /// browser took.
+    ///
+    /// While the relay answers, the request under way is counted as handed over (its
+    /// `keepalive` outlives the page) and the rest is beaconed, which the browser delivers
+    /// after the page is gone; both count as sent. While the relay is failing, each waiting
+    /// binding is beaconed once but stays queued, in memory and in storage: the retry keeps its
+    /// `Retry-After` if the page lives on, and the next page load sends it if it does not (the
+    /// relay is idempotent on the binding id, so a beacon that did arrive costs one duplicate
+    /// request, never a lost visitor).
+    pub fn flush(&mut self, store: &impl Store, mut beacon: impl FnMut(&str) -> bool) -> u32 {
+        let mut taken = 0;
+        if self.attempt == 0 {
+            let in_flight = &self.in_flight;
+            if let Some(at) = self
+                .queue
+                .iter()
+                .position(|p| in_flight.as_ref() == Some(&p.id))
+            {
+                let item = self.queue.remove(at);
+                self.sent_ids.push(item.id.clone());
+                self.handed.push(item);
+            }
+            let mut at = 0;
+            while let Some(item) = self.queue.get(at) {
+                if beacon(&item.body) {
+                    let item = self.queue.remove(at);
+                    self.sent_ids.push(item.id);
+                    self.sent += 1;
+                    taken += 1;
+                } else {
+                    at += 1;
+                }
+            }
+        } else {
+            let (beaconed, in_flight) = (&mut self.beaconed, &self.in_flight);
+            for item in &self.queue {
+                let first = !beaconed.contains(&item.id) && in_flight.as_ref() != Some(&item.id);
+                if first && beacon(&item.body) {
+                    beaconed.push(item.id.clone());
+                    taken += 1;
+                }
+            }
+        }
+        self.persist(store);
+        taken
+    }
+
+    /// Consent denied: forgets the queue, what was handed over and the sent ids (the caller
+    /// clears storage with [`forget`]).
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.handed.clear();
+        self.sent_ids.clear();
+    }
+
+    /// Adds the sent ids other tabs stored to this page's, and drops what they sent from the
+    /// queue (but not the request in flight, whose answer is still to come).
+    pub fn merge_stored(&mut self, store: &impl Store) {
+        let Some(value) = store.load(pending::SENT_KEY) else {
+            return;
+        };
+        let mut merged = pending::decode_sent(&value);
+        for id in self.sent_ids.drain(..) {
+            if !merged.contains(&id) {
+                merged.push(id);
+            }
+        }
+        self.sent_ids = merged;
+        let (sent, in_flight) = (&self.sent_ids, &self.in_flight);
+        self.queue
+            .retain(|p| in_flight.as_ref() == Some(&p.id) || !sent.contains(&p.id));
+    }
+
+    /// Writes the sent ids and the queue to storage, merged with what other tabs wrote there
+    /// since: their sent ids are kept (and what they sent leaves this page's queue), their
+    /// undelivered bindings stay stored for the next page load.
+    pub fn persist(&mut self, store: &impl Store) {
+        self.merge_stored(store);
+        let mut stored = stored_queue(store);
+        stored.retain(|p| !self.knows(&p.id));
+        stored.extend(self.queue.iter().cloned());
+        store.save(pending::SENT_KEY, &pending::encode_sent(&self.sent_ids));
+        store.save(pending::PENDING_KEY, &pending::encode_pending(&stored));
     }
 }
 
 /// Removes everything aidlink stored (consent denied).
-pub fn forget() {
-    page::save(pending::SENT_KEY, "");
-    page::save(pending::PENDING_KEY, "");
+pub fn forget(store: &impl Store) {
+    store.save(pending::SENT_KEY, "");
+    store.save(pending::PENDING_KEY, "");
 }
 
-/// Sends the oldest queued binding unless a send is under way or waiting to retry. The page's
-/// `fetch` is called here, with no borrow held and only while the agent is active.
-pub fn kick(agent: &Shared) {
-    let (endpoint, item) = {
-        let Ok(mut a) = agent.try_borrow_mut() else {
-            return;
-        };
-        if !a.state.active() || a.in_flight.is_some() || a.send_timer.is_some() {
-            return;
-        }
-        let Some(item) = a.queue.first().cloned() else {
-            return;
-        };
-        a.in_flight = Some(item.id.clone());
-        (a.endpoint.clone(), item)
-    };
-    match send::start(&endpoint, &item.body) {
-        Ok(request) => {
-            let weak = Rc::downgrade(agent);
-            wasm_bindgen_futures::spawn_local(async move {
-                let outcome = send::finish(request).await;
-                if let Some(agent) = weak.upgrade() {
-                    settle(&agent, item, outcome);
-                }
-            });
-        }
-        Err(outcome) => settle(agent, item, outcome),
-    }
+fn stored_sent(store: &impl Store) -> Vec<String> {
+    store
+        .load(pending::SENT_KEY)
+        .map(|v| pending::decode_sent(&v))
+        .unwrap_or_default()
 }
 
-fn settle(agent: &Shared, item: Pending, outcome: Outcome) {
-    {
-        let Ok(mut a) = agent.try_borrow_mut() else {
-            // Busy (the page called back into aidlink): settle on the next tick.
-            let weak = Rc::downgrade(agent);
-            page::set_timeout(0, move || {
-                if let Some(agent) = weak.upgrade() {
-                    settle(&agent, item, outcome);
-                }
-            });
-            return;
-        };
-        a.in_flight = None;
-        let queued = a.queue.iter().any(|p| p.id == item.id);
-        let handed = a.handed.iter().any(|p| p.id == item.id);
-        a.handed.retain(|p| p.id != item.id);
-        match outcome {
-            _ if !queued && !handed => {}
-            Outcome::Delivered | Outcome::Rejected(_) => {
-                a.queue.retain(|p| p.id != item.id);
-                if !a.sent_ids.contains(&item.id) {
-                    a.sent_ids.push(item.id.clone());
-                }
-                a.send_attempt = 0;
-                if outcome == Outcome::Delivered {
-                    count_sent(&mut a);
-                    a.last_error = None;
-                    a.debug("binding delivered");
-                } else {
-                    a.last_error = Some(String::from("the relay refused the binding"));
-                    a.debug("the relay refused the binding (4xx); not retried");
-                }
-                persist(&mut a);
-            }
-            Outcome::Retry(retry_after) if a.state.active() => {
-                if handed {
-                    // Hidden with the request under way, and the page is still here: it
-                    // failed after all, so it is queued again rather than lost (and no longer
-                    // stored as sent, which the merge below would bring back).
-                    a.sent_ids.retain(|id| *id != item.id);
-                    if let Some(value) = page::load(pending::SENT_KEY) {
-                        let mut stored = pending::decode_sent(&value);
-                        stored.retain(|id| *id != item.id);
-                        page::save(pending::SENT_KEY, &pending::encode_sent(&stored));
-                    }
-                    a.queue.insert(0, item);
-                }
-                let delay = Backoff::SEND.delay_after(a.send_attempt, page::random(), retry_after);
-                a.send_attempt = a.send_attempt.saturating_add(1);
-                a.last_error = Some(String::from("relay unreachable or busy; retrying"));
-                a.debug("binding not delivered; will retry");
-                persist(&mut a);
-                a.send_timer = agent::later(delay, Rc::downgrade(agent), |agent| {
-                    if let Ok(mut a) = agent.try_borrow_mut() {
-                        a.send_timer = None;
-                    }
-                    kick(agent);
-                });
-                return;
-            }
-            Outcome::Retry(_) => {}
-        }
-    }
-    kick(agent);
+fn stored_queue(store: &impl Store) -> Vec<Pending> {
+    store
+        .load(pending::PENDING_KEY)
+        .map(|v| pending::decode_pending(&v))
+        .unwrap_or_default()
 }
 
-/// The page is being hidden or left: everything queued goes now, as the last chance it may be.
-/// While the relay answers, the request under way is counted as handed over (its `keepalive`
-/// outlives the page) and the rest goes to `navigator.sendBeacon`, which the browser delivers
-/// after the page is gone; both count as sent. While the relay is failing, each waiting binding
-/// is beaconed once but stays queued, in memory and in storage: the retry keeps its
-/// `Retry-After` if the page lives on, and the next page load sends it if it does not (the relay
-/// is idempotent on the binding id, so a beacon that did arrive costs one duplicate request,
-/// never a lost visitor).
-pub fn flush(agent: &Shared) {
-    let Ok(mut a) = agent.try_borrow_mut() else {
-        return;
-    };
-    if !a.state.active() {
-        return;
-    }
-    if a.send_attempt == 0 {
-        let in_flight = a.in_flight.clone();
-        if let Some(at) = a
-            .queue
-            .iter()
-            .position(|p| Some(&p.id) == in_flight.as_ref())
-        {
-            let item = a.queue.remove(at);
-            a.sent_ids.push(item.id.clone());
-            a.handed.push(item);
-        }
-        for item in a.queue.clone() {
-            if send::beacon(&a.endpoint, &item.body) {
-                a.queue.retain(|p| p.id != item.id);
-                a.sent_ids.push(item.id);
-                count_sent(&mut a);
-                a.debug("binding handed to sendBeacon");
-            }
-        }
-    } else {
-        for item in a.queue.clone() {
-            let first = !a.beaconed.contains(&item.id) && a.in_flight.as_ref() != Some(&item.id);
-            if first && send::beacon(&a.endpoint, &item.body) {
-                a.beaconed.push(item.id);
-                a.debug("binding beaconed; still queued while the relay is failing");
-            }
-        }
-    }
-    persist(&mut a);
-}
+#[cfg(test)]
+mod tests;

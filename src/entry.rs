@@ -103,7 +103,7 @@ fn start_raw(raw: Result<RawConfig, Field>, source: Source, base: &str, early: E
         Ok((config, url)) => launch(config, url, early),
         Err(field) => {
             if early == Early::Denied {
-                deliver::forget();
+                deliver::forget(&page::LocalStorage);
             }
             fail(field.message(source));
         }
@@ -201,7 +201,7 @@ pub fn deny_consent() {
                 });
             }
         }
-        None => deliver::forget(),
+        None => deliver::forget(&page::LocalStorage),
     }
 }
 

@@ -7,11 +7,12 @@
 //! - [`config`]: `data-*` attributes / npm options → validated [`config::Config`] (pure).
 //! - [`page`]: guarded access to the host page (cookies, `ct`, storage, timers, console).
 //! - [`session`]: the Calltouch session and visitor ids, in order of preference.
-//! - [`agent`]: the state machine: wait for both ids → hand to Calltouch → queue; consent.
-//! - [`deliver`]: the queue → one request at a time, retries, beacon flush, storage shared
-//!   by the site's tabs.
+//! - [`agent`]: the state machine: wait for both ids → hand to Calltouch → queue; consent;
+//!   carries out what `deliver` decides (requests, beacons, the retry timer, storage).
+//! - [`deliver`]: the delivery state, pure: the queue → one request at a time, retries, beacon
+//!   flush, storage shared by the site's tabs.
 //! - [`watch`]: what makes the agent look again (cookie changes, visibility, SPA navigation)
-//!   and flush (page hidden or left).
+//!   and flush (page hidden or left), through callbacks.
 //! - [`send`]: one request (the page's `fetch`, caught; gloo-net reads the response) and
 //!   `sendBeacon`.
 //! - [`pending`]: what survives a reload in `localStorage` (pure).
@@ -23,13 +24,12 @@
 extern crate alloc;
 
 pub mod config;
+pub mod deliver;
 pub mod pending;
 pub mod send;
 
 #[cfg(target_arch = "wasm32")]
 pub mod agent;
-#[cfg(target_arch = "wasm32")]
-pub mod deliver;
 #[cfg(target_arch = "wasm32")]
 mod entry;
 #[cfg(target_arch = "wasm32")]

@@ -7,6 +7,8 @@ use alloc::string::String;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{prelude::*, JsCast};
 
+use crate::pending::Store;
+
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(catch, js_namespace = console, js_name = log)]
@@ -116,6 +118,20 @@ pub fn save(key: &str, value: &str) {
         } else {
             storage.set_item(key, value)
         };
+    }
+}
+
+/// `localStorage` as the delivery state's [`Store`]: shared by the site's tabs, guarded like
+/// [`load`] and [`save`].
+pub struct LocalStorage;
+
+impl Store for LocalStorage {
+    fn load(&self, key: &str) -> Option<String> {
+        load(key)
+    }
+
+    fn save(&self, key: &str, value: &str) {
+        save(key, value);
     }
 }
 

@@ -14,6 +14,15 @@ pub const MAX_PENDING_BYTES: usize = 16 * 1024;
 /// Most sent ids remembered (a visitor rarely has more sessions × ids than this).
 pub const MAX_SENT_IDS: usize = 64;
 
+/// Where the two values live: `localStorage` in the browser (shared by the site's tabs, which
+/// write it between this tab's calls), a map in tests.
+pub trait Store {
+    /// The value under `key`; `None` when absent or unreadable.
+    fn load(&self, key: &str) -> Option<String>;
+    /// Writes `value` under `key`; an empty value removes it. Errors are swallowed.
+    fn save(&self, key: &str, value: &str);
+}
+
 /// A binding waiting to be delivered: its id and its JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {

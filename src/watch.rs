@@ -2,17 +2,32 @@
 //! where the browser has them, `visibilitychange`, `pageshow`, `popstate`, SPA navigation via
 //! `history.pushState` / `replaceState`; and what makes it look again and flush: `pagehide`
 //! and the page being hidden.
+//!
+//! The listeners hold a weak handle to their target and call it back through [`Callbacks`];
+//! this module knows nothing of what the target does.
 
+use alloc::rc::{Rc, Weak};
 use alloc::vec::Vec;
 
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{prelude::*, JsCast};
 use web_sys::EventTarget;
 
-use crate::agent::{self, WeakShared};
-use crate::{deliver, page};
+use crate::page;
 
 type Listener = (EventTarget, &'static str, Closure<dyn FnMut()>);
+
+/// What the listeners call back: the target's own functions, given the target behind their
+/// weak handle while it exists (statically dispatched, so every listener shares one closure
+/// type).
+pub trait Callbacks: Sized + 'static {
+    /// Look again (a page event: navigation, tab shown, cookie changed).
+    fn look(this: &Rc<Self>);
+    /// The page is hidden or left.
+    fn leave(this: &Rc<Self>);
+    /// Look again on the next tick (after a history method the page called returned).
+    fn look_soon(weak: &Weak<Self>);
+}
 
 /// The listeners an agent installed; removed by [`Watchers::remove`].
 pub struct Watchers {
@@ -20,21 +35,29 @@ pub struct Watchers {
     history: Vec<(&'static str, Function, JsValue)>,
 }
 
-/// Listens for `event` on `target` with `action`. One closure type for every listener (see
-/// [`agent::later`]).
-fn on(
+/// Listens for `event` on `target` with `action`. One closure type for every listener: each
+/// distinct closure type brings its own glue into the module (BENCHMARKS.md).
+fn on<T: 'static>(
     target: &JsValue,
     event: &'static str,
-    weak: &WeakShared,
-    action: fn(&agent::Shared),
+    weak: &Weak<T>,
+    action: fn(&Rc<T>),
 ) -> Option<Listener> {
     let target: EventTarget = target.clone().dyn_into().ok()?;
     let weak = weak.clone();
-    let closure = Closure::<dyn FnMut()>::new(move || agent::with(&weak, action));
+    let closure = Closure::<dyn FnMut()>::new(move || with(&weak, action));
     target
         .add_event_listener_with_callback(event, closure.as_ref().unchecked_ref())
         .ok()?;
     Some((target, event, closure))
+}
+
+/// Runs `action` with the target behind `weak` if it still exists. The agent's timers use it
+/// too, so that listeners and timers share its code.
+pub fn with<T>(weak: &Weak<T>, action: fn(&Rc<T>)) {
+    if let Some(this) = weak.upgrade() {
+        action(&this);
+    }
 }
 
 fn hidden() -> bool {
@@ -45,33 +68,26 @@ fn hidden() -> bool {
         == Some("hidden")
 }
 
-/// The page is hidden or left: look again (within the throttle, like any page event: an id
-/// that appeared since the last check would otherwise wait for the next page load), then flush.
-fn leaving(agent: &agent::Shared) {
-    agent::nudge(agent);
-    deliver::flush(agent);
-}
-
 impl Watchers {
-    /// Installs every trigger for the agent behind `weak`.
-    pub fn install(weak: WeakShared) -> Watchers {
+    /// Installs every trigger for the target behind `weak`.
+    pub fn install<T: Callbacks>(weak: Weak<T>) -> Watchers {
         let window: JsValue = page::window().map_or(JsValue::UNDEFINED, Into::into);
         let document = page::global("document");
         let mut listeners = Vec::new();
-        listeners.extend(on(&document, "visibilitychange", &weak, |agent| {
+        listeners.extend(on(&document, "visibilitychange", &weak, |this| {
             if hidden() {
-                leaving(agent);
+                T::leave(this);
             } else {
-                agent::nudge(agent);
+                T::look(this);
             }
         }));
         for event in ["pageshow", "popstate"] {
-            listeners.extend(on(&window, event, &weak, agent::nudge));
+            listeners.extend(on(&window, event, &weak, T::look));
         }
-        listeners.extend(on(&window, "pagehide", &weak, leaving));
+        listeners.extend(on(&window, "pagehide", &weak, T::leave));
         let cookie_store = page::global("cookieStore");
         if cookie_store.is_object() {
-            listeners.extend(on(&cookie_store, "change", &weak, agent::nudge));
+            listeners.extend(on(&cookie_store, "change", &weak, T::look));
         }
         let history = wrap_history(weak);
         Watchers { listeners, history }
@@ -97,7 +113,7 @@ impl Watchers {
 /// (same `this`, same arguments, same return value), then look again on the next tick — so a
 /// page's navigation never waits on, or fails because of, aidlink. The wrappers live as long
 /// as the page: someone may wrap them again after us, so they are never freed.
-fn wrap_history(weak: WeakShared) -> Vec<(&'static str, Function, JsValue)> {
+fn wrap_history<T: Callbacks>(weak: Weak<T>) -> Vec<(&'static str, Function, JsValue)> {
     let history = page::global("history");
     let mut wrapped = Vec::new();
     for name in ["pushState", "replaceState"] {
@@ -110,7 +126,7 @@ fn wrap_history(weak: WeakShared) -> Vec<(&'static str, Function, JsValue)> {
         let wrapper = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
             move |state: JsValue, unused: JsValue, url: JsValue| {
                 let result = call.call3(&target, &state, &unused, &url);
-                agent::later(0, w.clone(), agent::nudge);
+                T::look_soon(&w);
                 result
             },
         );

@@ -346,7 +346,7 @@ async fn hostile_page_never_makes_it_throw() {
         "no fetch: retrying, not throwing"
     );
     install_fetch(vec![204], 0);
-    aidlink::deliver::flush(&agent); // page hidden: sendBeacon path with storage still broken
+    agent::flush(&agent); // page hidden: sendBeacon path with storage still broken
     restore_storage();
     agent::stop(&agent);
 }

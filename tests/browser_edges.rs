@@ -56,8 +56,8 @@ async fn hidden_while_the_relay_fails_beacons_once_and_keeps_it_queued() {
     set_cookie("_ct_session_id", "66002");
     let agent = start(|_| {});
     assert!(wait_for(2000, || attempts() == 1).await);
-    aidlink::deliver::flush(&agent); // the tab is hidden: visibilitychange
-    aidlink::deliver::flush(&agent); // hidden again
+    agent::flush(&agent); // the tab is hidden: visibilitychange
+    agent::flush(&agent); // hidden again
     assert_eq!(beacons(), 1, "one last-chance beacon");
     assert!(
         storage_value(PENDING_KEY).is_some_and(|p| p.contains("66002")),
@@ -86,7 +86,7 @@ async fn hidden_during_a_request_neither_loses_it_nor_sends_it_twice() {
     set_cookie("_ct_session_id", "66003");
     let agent = start(|_| {});
     assert!(wait_for(1000, || attempts() == 1).await);
-    aidlink::deliver::flush(&agent);
+    agent::flush(&agent);
     agent::stop(&agent);
     assert_eq!(storage_value(PENDING_KEY), None, "nothing left to resend");
     let next_page = start(|_| {});
@@ -104,7 +104,7 @@ async fn hidden_during_a_request_neither_loses_it_nor_sends_it_twice() {
     set_cookie("_ct_session_id", "66004");
     let agent = start(|_| {});
     assert!(wait_for(1000, || attempts() == 1).await);
-    aidlink::deliver::flush(&agent);
+    agent::flush(&agent);
     assert!(
         wait_for(5000, || delivered().len() == 1).await,
         "retried after it failed"
