@@ -184,6 +184,31 @@ impl Readers {
     }
 }
 
+/// Less free space than this on the database's file system, and the relay is not ready: a
+/// batch of writes, or the WAL growing, would fail.
+const MIN_FREE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Free bytes for unprivileged writers on the file system holding `path` (`statvfs`); `None`
+/// when it cannot be read.
+fn free_bytes(path: &str) -> Option<u64> {
+    let dir = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let dir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `dir` is a valid NUL-terminated string and `stats` a writable statvfs; the
+    // result is read only when the call succeeded.
+    let stats = unsafe {
+        if libc::statvfs(dir.as_ptr(), stats.as_mut_ptr()) != 0 {
+            return None;
+        }
+        stats.assume_init()
+    };
+    #[allow(clippy::unnecessary_cast)]
+    Some(stats.f_bavail as u64 * stats.f_frsize as u64)
+}
+
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -298,13 +323,25 @@ impl Store for Sqlite {
     }
 
     fn probe_write(&self, now_ms: i64) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.run(move |conn| {
+        // A one-row write can still fit in the space the WAL already holds when a batch of
+        // bindings cannot: the file system's free space is checked too.
+        let path = self.readers.path.clone();
+        let written = self.run(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO probe (id, at_ms) VALUES (1, ?1) \
                  ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
             )?
             .execute([now_ms])
             .map(|_| ())
+        });
+        Box::pin(async move {
+            written.await?;
+            match free_bytes(&path) {
+                Some(free) if free < MIN_FREE_BYTES => Err(unavailable(format!(
+                    "the disk holding the database is full ({free} bytes free)"
+                ))),
+                _ => Ok(()),
+            }
         })
     }
 

@@ -117,3 +117,12 @@ async fn reads_do_not_wait_behind_a_long_write() {
     assert_eq!(counts.bindings, 0);
     other.execute_batch("ROLLBACK;").unwrap();
 }
+
+#[test]
+fn the_free_space_of_the_databases_file_system_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("aidlink.db");
+    let free = super::free_bytes(path.to_str().unwrap()).expect("statvfs answers");
+    assert!(free > 0);
+    assert!(super::free_bytes("/nonexistent-dir/aidlink.db").is_none());
+}
