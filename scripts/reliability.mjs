@@ -315,13 +315,17 @@ async function crash() {
   const workers = Array.from({ length: size.workers }, worker);
   let kills = 0;
   const restartMs = [];
+  const killedAt = [];
+  const spawnedAt = []; // when the next process was started after each kill
   try {
     for (let i = 0; i < size.kills; i++) {
       await sleep(rand(300, quick ? 1000 : 1800));
+      killedAt.push(Date.now());
       await kill(relay, "SIGKILL");
       kills++;
-      await sleep(rand(0, 200));
+      await sleep(rand(50, 250));
       const t = Date.now();
+      spawnedAt.push(t);
       relay = await startRelayRetrying(cfg, logFile);
       restartMs.push(Date.now() - t);
     }
@@ -355,7 +359,8 @@ async function crash() {
   await sleep(300); // the last 200s written are recorded by the receiver
 
   const accepted = rx.accepted();
-  let lost = 0, wrongAid = 0, duplicates = 0, attemptsMax = 0;
+  let lost = 0, wrongAid = 0, duplicates = 0, attemptsMax = 0, explained = 0;
+  const unexplained = [];
   const lostIds = [];
   const statuses = {};
   for (const k of expected) {
@@ -368,6 +373,16 @@ async function crash() {
     wrongAid += got.length - right.length;
     if (t.status !== "sent" || right.length === 0) { lost++; lostIds.push(`${lead} (${t.status}, ${got.length} received)`); }
     duplicates += Math.max(0, got.length - 1);
+    // A repeat is explained by kill j when the earlier postback reached the receiver before the
+    // next process was started (so a process up to the killed one sent it; the receiver may see
+    // it a few ms after the SIGKILL) and the later one after the kill.
+    for (let i = 1; i < got.length; i++) {
+      if (killedAt.some((t, j) => got[i - 1].at <= spawnedAt[j] && t <= got[i].at)) explained++;
+      else {
+        unexplained.push(`ct-call-${callId(k)}`);
+        details.crashUnexplained = [...(details.crashUnexplained ?? []), { id: `ct-call-${callId(k)}`, arrivals: got.map((p) => p.at), trail: t }];
+      }
+    }
   }
   // Postbacks for conversions nobody acknowledged a binding for: none can be right.
   const expectedIds = new Set(expected.map((k) => `ct-call-${callId(k)}`));
@@ -379,7 +394,7 @@ async function crash() {
   const rejected = Object.entries(c.statuses).filter(([s]) => !/ (204|200|ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET|TimeoutError|AbortError|\w+Error)$/.test(s));
   details.crash = { kills, restartMs, loadSeconds, drainSeconds, visitors: visitors.size, acknowledgedBindings: expected.length,
     late, unhooked, counters: c, statuses, lost, lostIds: lostIds.slice(0, 20), duplicates, wrongAid, stray, attemptsMax,
-    storedBindings: m?.rows.bindings, postbacksReceived: rx.posts.length, metrics: m?.postbacks };
+    storedBindings: m?.rows.bindings, killedAt, spawnedAt, explained, unexplained, postbacksReceived: rx.posts.length, metrics: m?.postbacks };
   const sorted = [...restartMs].sort((a, b) => a - b);
   console.log(`  ${kills} SIGKILLs over ${loadSeconds.toFixed(1)} s, restart to listening: median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms`);
   console.log(`  requests: ${JSON.stringify(c.statuses)}`);
@@ -389,7 +404,9 @@ async function crash() {
     expected.length > 0 && (m?.rows.bindings ?? 0) >= expected.length);
   row("crash", `lost: ${lost} of ${expected.length} acknowledged leads${lostIds.length ? ` (${lostIds.slice(0, 3).join(", ")})` : ""}`, "0", lost === 0 && settled && unhooked === 0);
   row("crash", `postbacks with a wrong aid: ${wrongAid}; for unacknowledged conversions: ${stray}`, "0", wrongAid === 0);
-  row("crash", `duplicates: ${duplicates} postbacks beyond the first for one conversion id`, "reported (only from postbacks in flight at a kill)", null);
+  row("crash", `duplicates: ${duplicates} postbacks beyond the first for one conversion id (${(duplicates / Math.max(1, kills)).toFixed(1)} per kill)`, "reported", null);
+  row("crash", `duplicates with a kill between the two: ${explained} of ${duplicates}${unexplained.length ? ` (not: ${unexplained.slice(0, 3).join(", ")})` : ""}`,
+    "all (only postbacks in flight at a kill repeat)", unexplained.length === 0);
   if (rejected.length) row("crash", `refused requests: ${JSON.stringify(Object.fromEntries(rejected))}`, "none", false);
 }
 
