@@ -107,7 +107,7 @@ async function request(url, opts = {}) {
   try {
     const r = await fetch(url, { ...opts, signal: AbortSignal.timeout(opts.timeout ?? 5000) });
     const text = await r.text();
-    return { status: r.status, text };
+    return { status: r.status, text, retryAfter: r.headers.get("retry-after") };
   } catch (e) {
     return { status: 0, error: String(e.cause?.code ?? e.name ?? e) };
   }
@@ -554,6 +554,7 @@ async function storage() {
           const r = await bind(relay.url, k, id);
           got[r.status] = (got[r.status] ?? 0) + 1;
           counts[r.status] = (counts[r.status] ?? 0) + 1;
+          if (r.status === 503 && r.retryAfter) got.retryAfter = (got.retryAfter ?? 0) + 1;
           if (r.status === 204) acked.add(id);
         }
       }));
@@ -594,7 +595,8 @@ async function storage() {
     const rowsFull = (await metrics(relay.url))?.rows.bindings;
     s.full = { filled, refusedAfter, firstRefusal, fullStatuses, hook: hook.status, readyz: readyFull ? 503 : await ready(relay.url), healthz: healthFull, rowsFull, acked: acked.size };
     console.log(`  full: filler ${(filled / 1048576).toFixed(2)} MB; ${refusedAfter} more bindings fit; then ${JSON.stringify(fullStatuses)}; webhook ${hook.status}; /readyz ${s.full.readyz}; /healthz ${healthFull}`);
-    row("storage", `disk full: bindings ${JSON.stringify(fullStatuses)}, webhook ${hook.status}`, "503", !!firstRefusal && (fullStatuses[503] ?? 0) === 20 && hook.status === 503);
+    row("storage", `disk full: bindings ${JSON.stringify(fullStatuses)}, webhook ${hook.status}${hook.retryAfter ? " (Retry-After)" : ""}`, "503 with Retry-After",
+      !!firstRefusal && (fullStatuses[503] ?? 0) === 20 && fullStatuses.retryAfter === 20 && hook.status === 503 && !!hook.retryAfter);
     row("storage", `disk full: /readyz ${s.full.readyz}, /healthz ${healthFull}`, "503, 200", !!readyFull && healthFull === 200);
 
     // Space returns.
