@@ -16,7 +16,7 @@
 // Each part prints its figures; one summary table at the end (part | figure | expected | ok?).
 // Exit status 1 when an invariant fails (lost 0, delivered once, 503s during the fault, recovery).
 //
-//   --quick                        every part small (npm test runs it; well under a minute warm)
+//   --quick                        every part small (npm test runs it; about 30 s warm)
 //   AIDLINK_RELIABILITY_KILLS      SIGKILLs in the crash part          (25;  quick 3)
 //   AIDLINK_RELIABILITY_WORKERS    concurrent clients in the crash part (16; quick 6)
 //   AIDLINK_RELIABILITY_LEADS      leads in the outage part            (60;  quick 10)
