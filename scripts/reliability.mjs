@@ -10,8 +10,9 @@
 //   outage    RTB House answers 503, then hangs past timeout_ms, then recovers: every lead
 //             delivered exactly once; then a 400: the lead is dead-lettered, `replay` sends it once.
 //   storage   (root only) the database on a small tmpfs: filled → 503 and /readyz 503, nothing
-//             half-written, recovery when space returns; read-only → refused, recovery when
-//             writable again.
+//             half-written, recovery when space returns; a read-only file system at start →
+//             `serve` refuses; then on ext4 (loop device, errors=remount-ro) turned read-only by
+//             the kernel under the running relay → 503 and /readyz 503, recovery, nothing lost.
 //
 // Each part prints its figures; one summary table at the end (part | figure | expected | ok?).
 // Exit status 1 when an invariant fails (lost 0, delivered once, 503s during the fault, recovery).
@@ -658,6 +659,7 @@ async function storage() {
       row("storage", `stored ${stored.size} bindings = acknowledged ${acked.size} (lost ${missing}, refused but stored ${extra}); leads ${db2.leads}; integrity_check ${db2.check}`,
         "lost 0, extra 0, leads 1 (the refused webhook's is not), ok", missing === 0 && extra === 0 && db2.leads === 1 && db2.check === "ok");
     }
+    await readOnlyLive(dir, rx);
   } finally {
     if (relay) await kill(relay, "SIGKILL");
     rx.close();
@@ -667,6 +669,110 @@ async function storage() {
       sh("umount", ["-l", mnt]);
     }
     mounts.delete(mnt);
+  }
+}
+
+/**
+ * A file system that turns read-only under the running relay, as the kernel does to a failing
+ * disk: ext4 on a loop device mounted `errors=remount-ro`, then an error triggered through
+ * /sys/fs/ext4/<dev>/trigger_fs_error (the file system goes read-only with the database still
+ * open). Writes must be refused with 503, /readyz 503; recovery: remount read-write, or (when the
+ * kernel wants a check first) stop, e2fsck, mount, start; then what was acknowledged is all there.
+ */
+async function readOnlyLive(dir, rx) {
+  const s = (details.storage.readOnlyLive = {});
+  const img = join(dir, "ext4.img");
+  const mnt = join(dir, "ext4");
+  mkdirSync(mnt, { recursive: true });
+  writeFileSync(img, "");
+  const made = sh("truncate", ["-s", "32M", img]).ok && sh("mkfs.ext4", ["-q", "-F", img]).ok;
+  const mounted = made && sh("mount", ["-o", "loop,errors=remount-ro", img, mnt]);
+  if (!mounted?.ok) {
+    row("storage", `read-only while running: skipped (no loop device or mkfs.ext4: ${mounted?.out ?? "mkfs failed"})`, "", null);
+    rmSync(img, { force: true });
+    return;
+  }
+  mounts.add(mnt);
+  const dev = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")).find((f) => f[1] === mnt)?.[0] ?? "";
+  const trigger = `/sys/fs/ext4/${dev.split("/").pop()}/trigger_fs_error`;
+  let relay;
+  const logFile = join(dir, "relay-ext4.log");
+  try {
+    const db = join(mnt, "aidlink.db");
+    const cfg = join(dir, "relay-ext4.toml");
+    writeFileSync(cfg, config({ db, endpoint: rx.endpoint }));
+    relay = await startRelay(cfg, logFile);
+    const acked = new Set();
+    let seq = 0;
+    const burst = async (n) => {
+      const got = {};
+      for (let i = 0; i < n; i++) {
+        const id = `ro-${seq}`;
+        const r = await bind(relay.url, 20_000 + seq++, id);
+        got[r.status] = (got[r.status] ?? 0) + 1;
+        if (r.status === 503 && r.retryAfter) got.retryAfter = (got.retryAfter ?? 0) + 1;
+        if (r.status === 204) acked.add(id);
+      }
+      return got;
+    };
+    s.before = await burst(100);
+    try {
+      writeFileSync(trigger, "reliability harness: read-only under a running relay");
+    } catch (e) {
+      row("storage", `read-only while running: skipped (${trigger}: ${e.code ?? e.message})`, "", null);
+      return;
+    }
+    const opts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")).find((f) => f[1] === mnt)?.[3] ?? "";
+    s.mountOptions = opts;
+    const roStatuses = await burst(20);
+    const hook = await webhook(relay.url, 20_000, "9200001");
+    const readyRo = await waitFor(5, async () => (await ready(relay.url)) === 503);
+    const readyText = (await request(`${relay.url}/readyz`)).text ?? "";
+    const health = (await request(`${relay.url}/healthz`)).status;
+    s.readOnly = { roStatuses, hook: hook.status, readyz: !!readyRo, readyText, health };
+    console.log(`  read-only (ext4 ${opts.split(",")[0]}${opts.includes("emergency_ro") ? ", emergency_ro" : ""}): bindings ${JSON.stringify(roStatuses)}, webhook ${hook.status}, /readyz ${readyRo ? 503 : 200} ${readyText.slice(0, 120)}`);
+    row("storage", `read-only under the running relay: bindings ${JSON.stringify(roStatuses)}, webhook ${hook.status}`, "503 with Retry-After",
+      (opts.startsWith("ro") || opts.includes("emergency_ro")) && roStatuses[503] === 20 && roStatuses.retryAfter === 20 && hook.status === 503);
+    row("storage", `read-only under the running relay: /readyz ${readyRo ? 503 : 200}, /healthz ${health}`, "503, 200", !!readyRo && health === 200);
+
+    // Recovery: read-write again, in place if the kernel allows it.
+    const t = Date.now();
+    const rw = sh("mount", ["-o", "remount,rw", mnt]);
+    let how = "remount,rw under the running relay";
+    let readyBack = rw.ok && (await waitFor(5, async () => (await ready(relay.url)) === 200));
+    if (!readyBack) {
+      how = `stop, e2fsck, mount, start${rw.ok ? " (remount,rw took, /readyz stayed 503)" : " (remount,rw refused)"}`;
+      await kill(relay, "SIGTERM");
+      relay = null;
+      sh("umount", [mnt]);
+      s.fsck = sh("e2fsck", ["-fy", img]).out.split("\n").at(-1);
+      const again = sh("mount", ["-o", "loop,errors=remount-ro", img, mnt]);
+      if (!again.ok) throw new Error(`mount after e2fsck: ${again.out}`);
+      relay = await startRelay(cfg, logFile);
+      readyBack = await waitFor(10, async () => (await ready(relay.url)) === 200);
+    }
+    const after = await burst(20);
+    s.recovery = { how, seconds: (Date.now() - t) / 1000, after };
+    row("storage", `read-only → writable (${how}): /readyz ${readyBack ? 200 : "not 200"}, bindings ${JSON.stringify(after)}`, "200, 204", !!readyBack && after[204] === 20);
+
+    await kill(relay, "SIGTERM");
+    relay = null;
+    const d = inspect(db);
+    if (d.error) {
+      row("storage", `ext4 database not inspected (python3 sqlite3: ${d.error})`, "", null);
+    } else {
+      const stored = new Set(d.ids);
+      const missing = [...acked].filter((id) => !stored.has(id)).length;
+      const extra = [...stored].filter((id) => !acked.has(id)).length;
+      s.inspect = { stored: stored.size, acked: acked.size, missing, extra, leads: d.leads, check: d.check };
+      row("storage", `after read-only: stored ${stored.size} = acknowledged ${acked.size} (lost ${missing}, refused but stored ${extra}); leads ${d.leads}; integrity_check ${d.check}`,
+        "lost 0, extra 0, leads 0, ok", missing === 0 && extra === 0 && d.leads === 0 && d.check === "ok");
+    }
+  } finally {
+    if (relay) await kill(relay, "SIGKILL");
+    if (!sh("umount", [mnt]).ok) sh("umount", ["-l", mnt]);
+    mounts.delete(mnt);
+    rmSync(img, { force: true });
   }
 }
 
