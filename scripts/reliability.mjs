@@ -21,7 +21,7 @@
 //   AIDLINK_RELIABILITY_KILLS      SIGKILLs in the crash part          (25;  quick 3)
 //   AIDLINK_RELIABILITY_WORKERS    concurrent clients in the crash part (16; quick 6)
 //   AIDLINK_RELIABILITY_LEADS      leads in the outage part            (60;  quick 10)
-//   AIDLINK_RELIABILITY_PARTS      comma-separated subset: crash,outage,storage
+//   AIDLINK_RELIABILITY_PARTS      comma-separated subset: crash,outage,storage,hostile
 //   AIDLINK_RELIABILITY_KEEP=1     keep the work folder (databases, logs, results.json)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync, readFileSync, openSync, writeSync, closeSync, readdirSync, statSync } from "node:fs";
@@ -30,6 +30,7 @@ import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createInterface } from "node:readline";
+import { connect } from "node:net";
 
 const root = resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
@@ -40,7 +41,7 @@ const size = {
   leads: num("AIDLINK_RELIABILITY_LEADS", 60, 10),
   faultSeconds: quick ? 1.5 : 5,
 };
-const parts = (process.env.AIDLINK_RELIABILITY_PARTS ?? "crash,outage,storage").split(",");
+const parts = (process.env.AIDLINK_RELIABILITY_PARTS ?? "crash,outage,storage,hostile").split(",");
 const bin = process.env.AIDLINK_RELIABILITY_BIN ?? join(root, "target", "release");
 const relayBin = join(bin, "aidlink-relay");
 const work = join(bin, "..", quick ? "reliability-quick" : "reliability");
@@ -58,8 +59,8 @@ const rand = (lo, hi) => lo + Math.random() * (hi - lo);
 
 // ---------------------------------------------------------------- the relay process
 
-function config({ db, endpoint, listen = "127.0.0.1:0", rtb = "" }) {
-  return `[server]\nlisten = "${listen}"\nadmin_token = "${ADMIN}"\nbindings_per_minute_per_ip = 4000000000\n\n` +
+function config({ db, endpoint, listen = "127.0.0.1:0", rtb = "", server = "" }) {
+  return `[server]\nlisten = "${listen}"\nadmin_token = "${ADMIN}"\nbindings_per_minute_per_ip = 4000000000\n${server}\n\n` +
     `[storage]\nurl = "sqlite://${db}"\n\n` +
     `[rtbhouse]\nendpoint = "${endpoint}"\n${rtb}\n\n` +
     `[[site]]\nid = "${SITE}"\npkey = "reliability-pkey-${SITE}"\ntagging_hash = "${HASH}"\n` +
@@ -778,6 +779,82 @@ async function readOnlyLive(dir, rx) {
 
 // ---------------------------------------------------------------- main
 
+// ---------------------------------------------------------------- hostile HTTP
+
+/** The relay's resident memory (MB) and open file descriptors, from /proc. */
+function footprint(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number((status.match(/^VmRSS:\s+(\d+)/m) || [])[1] || 0);
+  return { rss: kb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+/** A raw connection that sends `head` (and `body`, if any) and stays open; `closed` resolves
+ * when the relay (or we) close it. */
+function hold(port, head, body = "") {
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  const closed = new Promise((done) => socket.once("close", () => done(Date.now())));
+  socket.once("connect", () => socket.write(head + body));
+  return { socket, closed };
+}
+
+async function hostile() {
+  const dir = join(work, "hostile");
+  mkdirSync(dir, { recursive: true });
+  const cap = 128;
+  const cfg = join(dir, "relay.toml");
+  writeFileSync(cfg, config({
+    db: join(dir, "aidlink.db"),
+    endpoint: "http://127.0.0.1:9/{region}/postbacks",
+    server: `max_connections = ${cap}\nheader_read_timeout_ms = 2000\nbody_read_timeout_ms = 2000\nidle_timeout_ms = 5000`,
+  }));
+  const relay = await startRelay(cfg, join(dir, "relay.log"));
+  try {
+    const base = footprint(relay.child.pid);
+    const n = quick ? 100 : 400;
+    let peak = { ...base };
+    const sample = setInterval(() => {
+      const f = footprint(relay.child.pid);
+      peak = { rss: Math.max(peak.rss, f.rss), fds: Math.max(peak.fds, f.fds) };
+    }, 20);
+    const started = Date.now();
+    // Bodies of 2 MB declared with a wrong token (refused before they are read), and
+    // slowloris: a request head one byte every 500 ms.
+    const bodies = [];
+    for (let i = 0; i < n; i++) {
+      bodies.push(hold(relay.port, `POST /v1/calltouch/${SITE}?token=wrong-token-000000000000 HTTP/1.1\r\nHost: x\r\n` +
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 2000000\r\n\r\n", "a".repeat(64 * 1024)));
+    }
+    const slow = [];
+    for (let i = 0; i < n; i++) slow.push(hold(relay.port, "GET /healthz HTTP/1.1\r\nHo"));
+    const drip = setInterval(() => slow.forEach((c) => c.socket.writable && c.socket.write("s")), 500);
+    const slowClosed = await waitFor(15, async () => {
+      const done = await Promise.all(slow.map((c) => Promise.race([c.closed, sleep(0).then(() => null)])));
+      return done.every(Boolean) ? done : null;
+    }, 250);
+    clearInterval(drip);
+    clearInterval(sample);
+    const closedIn = slowClosed ? (Math.max(...slowClosed) - started) / 1000 : null;
+    for (const c of [...bodies, ...slow]) c.socket.destroy();
+    const healthy = await waitFor(10, async () => (await request(`${relay.url}/healthz`)).status === 200);
+    const after = await waitFor(10, async () => {
+      const f = footprint(relay.child.pid);
+      return f.fds <= base.fds + 4 ? f : null;
+    }, 250);
+    const mb = (x) => `${x.toFixed(1)} MB`;
+    details.hostile = { base, peak, after, n, cap, closedIn };
+    row("hostile", `${n} × 2 MB bodies with a wrong token + ${n} slowloris: RSS ${mb(base.rss)} → peak ${mb(peak.rss)} → ${after ? mb(after.rss) : "?"}`,
+      "peak < start + 64 MB", peak.rss < base.rss + 64);
+    row("hostile", `open files ${base.fds} → peak ${peak.fds} (max_connections ${cap}) → ${after ? after.fds : "not back"}`,
+      `peak ≤ ${cap} + 32, back to start`, peak.fds <= base.fds + cap + 32 && !!after);
+    row("hostile", `slowloris: all ${n} closed by the relay${closedIn === null ? " — NOT within 15 s" : ` within ${closedIn.toFixed(1)} s of the flood's start`} (header timeout 2 s; those over the cap at once)`,
+      "all, within 15 s", closedIn !== null);
+    row("hostile", `/healthz after the flood: ${healthy ? 200 : "no answer"}`, "200", !!healthy);
+  } finally {
+    await kill(relay, "SIGTERM");
+  }
+}
+
 async function main() {
   // A tmpfs left by a run that was killed outright (SIGKILL) would keep the folder busy.
   if (readFileSync("/proc/mounts", "utf8").includes(` ${join(work, "storage", "fs")} `)) spawnSync("umount", ["-l", join(work, "storage", "fs")]);
@@ -789,6 +866,7 @@ async function main() {
   if (parts.includes("crash")) await part("crash", crash);
   if (parts.includes("outage")) await part("outage", outage);
   if (parts.includes("storage")) await part("storage", storage);
+  if (parts.includes("hostile")) await part("hostile", hostile);
   const env = {
     started: startedAt.toISOString(),
     seconds: Math.round((Date.now() - startedAt) / 1000),
@@ -808,7 +886,7 @@ async function main() {
   for (const c of cells) console.log(line(c));
   console.log(`\ndetails: ${join(work, "results.json")}`);
   if (!process.env.AIDLINK_RELIABILITY_KEEP) {
-    for (const p of ["crash", "outage", "storage"]) rmSync(join(work, p), { recursive: true, force: true });
+    for (const p of ["crash", "outage", "storage", "hostile"]) rmSync(join(work, p), { recursive: true, force: true });
   }
   if (failed.size) {
     console.log(`\ninvariants failed in: ${[...failed].join(", ")}`);
