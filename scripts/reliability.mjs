@@ -68,9 +68,13 @@ function config({ db, endpoint, listen = "127.0.0.1:0", rtb = "", server = "" })
 }
 
 /** Starts `aidlink-relay serve` and resolves once its first stdout line names its URL. */
-async function startRelay(cfg, logFile) {
+async function startRelay(cfg, logFile, { openFiles } = {}) {
   const err = openSync(logFile, "a");
-  const child = spawn(relayBin, ["serve", "--config", cfg], { stdio: ["ignore", "pipe", err] });
+  const args = ["serve", "--config", cfg];
+  // With `openFiles`, under `ulimit -n` (the shell execs the relay: same pid).
+  const child = openFiles
+    ? spawn("sh", ["-c", `ulimit -n ${openFiles} && exec "$0" "$@"`, relayBin, ...args], { stdio: ["ignore", "pipe", err] })
+    : spawn(relayBin, args, { stdio: ["ignore", "pipe", err] });
   closeSync(err);
   children.add(child);
   const exited = new Promise((done) => child.once("exit", (code, signal) => { children.delete(child); done({ code, signal }); }));
@@ -808,7 +812,8 @@ async function hostile() {
     endpoint: "http://127.0.0.1:9/{region}/postbacks",
     server: `max_connections = ${cap}\nheader_read_timeout_ms = 2000\nbody_read_timeout_ms = 2000\nidle_timeout_ms = 5000`,
   }));
-  const relay = await startRelay(cfg, join(dir, "relay.log"));
+  const openFiles = 256;
+  const relay = await startRelay(cfg, join(dir, "relay.log"), { openFiles });
   try {
     const base = footprint(relay.child.pid);
     const n = quick ? 100 : 400;
@@ -843,7 +848,7 @@ async function hostile() {
     }, 250);
     const mb = (x) => `${x.toFixed(1)} MB`;
     details.hostile = { base, peak, after, n, cap, closedIn };
-    row("hostile", `${n} × 2 MB bodies with a wrong token + ${n} slowloris: RSS ${mb(base.rss)} → peak ${mb(peak.rss)} → ${after ? mb(after.rss) : "?"}`,
+    row("hostile", `under ulimit -n ${openFiles}, ${n} × 2 MB bodies with a wrong token + ${n} slowloris: RSS ${mb(base.rss)} → peak ${mb(peak.rss)} → ${after ? mb(after.rss) : "?"}`,
       "peak < start + 64 MB", peak.rss < base.rss + 64);
     row("hostile", `open files ${base.fds} → peak ${peak.fds} (max_connections ${cap}) → ${after ? after.fds : "not back"}`,
       `peak ≤ ${cap} + 32, back to start`, peak.fds <= base.fds + cap + 32 && !!after);
