@@ -33,7 +33,7 @@ step "release bundle" bash scripts/build-wasm.sh
 step "release smoke test" node scripts/smoke-release.mjs
 step "relay binary" cargo build -p aidlink-relay
 step "relay benchmarks (quick: each one runs; speed is not asserted)" bash scripts/bench.sh --quick
-step "reliability (quick: crash, outage, storage faults; lost must be 0)" bash scripts/reliability.sh --quick
+step "reliability (quick: crash, outage, storage faults, hostile HTTP; lost must be 0)" bash scripts/reliability.sh --quick
 step "end-to-end and npm package tests" node --test --test-concurrency=1 tests/e2e/ tests/npm/
 step "size report" bash scripts/size.sh
 
