@@ -802,6 +802,25 @@ function hold(port, head, body = "") {
   return { socket, closed };
 }
 
+/** Sends `text` on a raw connection; the status codes of the responses that came back within
+ * `ms` (or before the relay closed the connection), and the raw answer. */
+function raw(port, text, ms = 3000) {
+  return new Promise((done) => {
+    const socket = connect(port, "127.0.0.1");
+    let answer = "";
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      done({ statuses: [...answer.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1])), answer });
+    };
+    const timer = setTimeout(finish, ms);
+    socket.on("data", (d) => { answer += d; });
+    socket.on("error", finish);
+    socket.on("close", finish);
+    socket.once("connect", () => socket.write(text));
+  });
+}
+
 async function hostile() {
   const dir = join(work, "hostile");
   mkdirSync(dir, { recursive: true });
@@ -855,6 +874,24 @@ async function hostile() {
     row("hostile", `slowloris: all ${n} closed by the relay${closedIn === null ? " — NOT within 15 s" : ` within ${closedIn.toFixed(1)} s of the flood's start`} (header timeout 2 s; those over the cap at once)`,
       "all, within 15 s", closedIn !== null);
     row("hostile", `/healthz after the flood: ${healthy ? 200 : "no answer"}`, "200", !!healthy);
+    // One of each other kind of hostile request.
+    const h = "Host: relay\r\n";
+    const form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    const cases = [
+      ["oversize webhook (70 000 B declared, right token)", `POST /v1/calltouch/${SITE}?token=${TOKEN} HTTP/1.1\r\n${h}${form}Content-Length: 70000\r\n\r\n`, (s) => s[0] === 413, "413"],
+      ["two different Content-Lengths (smuggling)", `POST /v1/bindings HTTP/1.1\r\n${h}Content-Type: text/plain\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd`, (s) => s.length === 1 && s[0] === 400, "400, nothing else served"],
+      ["Content-Length beside chunked, a request hidden in the body (smuggling)", `POST /v1/bindings HTTP/1.1\r\n${h}Content-Type: text/plain\r\nContent-Length: 50\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /metrics HTTP/1.1\r\n${h}\r\n`, (s, a) => !a.includes("aidlink_bindings_total") && s[0] >= 400, "refused, the hidden request not served"],
+      ["path traversal", `GET /../../../../etc/passwd HTTP/1.1\r\n${h}\r\n`, (s, a) => s[0] >= 400 && !a.includes("root:"), "4xx, no file"],
+      ["encoded path traversal", `GET /%2e%2e/%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\n${h}\r\n`, (s, a) => s[0] >= 400 && !a.includes("root:"), "4xx, no file"],
+      ["CORS preflight from a foreign origin", `OPTIONS /v1/bindings HTTP/1.1\r\n${h}Origin: https://evil.example\r\nAccess-Control-Request-Method: POST\r\n\r\n`, (s, a) => s[0] === 403 && !/access-control-allow-origin/i.test(a), "403, no CORS header"],
+      ["binding from a foreign origin", `POST /v1/bindings HTTP/1.1\r\n${h}Origin: https://evil.example\r\nContent-Type: text/plain\r\nContent-Length: ${bindingBody(1).length}\r\n\r\n${bindingBody(1)}`, (s) => s[0] === 403, "403"],
+    ];
+    for (const [what, text, ok, expected] of cases) {
+      const r = await raw(relay.port, text);
+      row("hostile", `${what}: ${r.statuses.join(", ") || "closed, no answer"}`, expected, ok(r.statuses, r.answer));
+    }
+    const rest = footprint(relay.child.pid);
+    row("hostile", `after every case: RSS ${mb(rest.rss)}, open files ${rest.fds}`, "RSS < start + 64 MB, files back", rest.rss < base.rss + 64 && rest.fds <= base.fds + 4);
   } finally {
     await kill(relay, "SIGTERM");
   }
