@@ -28,6 +28,7 @@ step "clippy (host)" cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy -p aidlink --target wasm32-unknown-unknown -- -D warnings
 step "cargo deny" cargo deny --workspace check licenses bans sources
 step "host tests" cargo test --workspace
+step "fuzz (quick: each target 15 s; npm run fuzz for 10 M inputs each)" bash scripts/fuzz.sh --quick
 step "browser and node tests (wasm-bindgen-test)" cargo test -p aidlink --target wasm32-unknown-unknown
 step "release bundle" bash scripts/build-wasm.sh
 step "release smoke test" node scripts/smoke-release.mjs
