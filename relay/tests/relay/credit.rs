@@ -28,6 +28,16 @@ async fn forge(relay: &Relay, session: &str, ct_client: Option<&str>) {
     );
 }
 
+/// One postback reached RTB House, carrying the real visitor's id, and the disagreement was
+/// counted as `kind`.
+async fn credited_to_the_visitor(rtb: &Receiver, relay: &Relay, kind: &str) {
+    let posts = rtb.postbacks();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0].contains(&format!("aid={AID}&")), "{posts:?}");
+    let counted = format!("aidlink_id_conflicts_total{{kind=\"{kind}\"}} 1\n");
+    assert!(relay.metrics().await.contains(&counted), "{counted}");
+}
+
 #[tokio::test]
 async fn a_later_binding_from_another_visitor_does_not_take_the_lead() {
     let rtb = Receiver::start().await;
@@ -41,13 +51,7 @@ async fn a_later_binding_from_another_visitor_does_not_take_the_lead() {
     let t = relay.wait_status("call-90", "sent", 5).await;
     assert_eq!(t["status"], "sent", "{t}");
     assert_eq!(t["id_source"], "binding of the session");
-    let posts = rtb.postbacks();
-    assert_eq!(posts.len(), 1, "{posts:?}");
-    assert!(posts[0].contains(&format!("aid={AID}&")), "{posts:?}");
-    assert!(relay
-        .metrics()
-        .await
-        .contains("aidlink_id_conflicts_total{kind=\"other_visitor\"} 1\n"));
+    credited_to_the_visitor(&rtb, &relay, "other_visitor").await;
 }
 
 #[tokio::test]
@@ -68,13 +72,7 @@ async fn calltouch_attrs_win_over_a_binding_that_disagrees() {
         t["id_source"], "attrs (a binding disagreed and was not used)",
         "the trail records the disagreement: {t}"
     );
-    let posts = rtb.postbacks();
-    assert_eq!(posts.len(), 1, "{posts:?}");
-    assert!(posts[0].contains(&format!("aid={AID}&")), "{posts:?}");
-    assert!(relay
-        .metrics()
-        .await
-        .contains("aidlink_id_conflicts_total{kind=\"attrs_disagree\"} 1\n"));
+    credited_to_the_visitor(&rtb, &relay, "attrs_disagree").await;
 }
 
 #[tokio::test]
