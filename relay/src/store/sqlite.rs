@@ -327,12 +327,9 @@ impl Store for Sqlite {
         // bindings cannot: the file system's free space is checked too.
         let path = self.readers.path.clone();
         let written = self.run(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO probe (id, at_ms) VALUES (1, ?1) \
-                 ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
-            )?
-            .execute([now_ms])
-            .map(|_| ())
+            conn.prepare_cached(sql::PROBE)?
+                .execute([now_ms])
+                .map(|_| ())
         });
         Box::pin(async move {
             written.await?;
@@ -468,7 +465,12 @@ impl Store for Sqlite {
         self.run(|conn| {
             let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
             if mode == 2 {
-                conn.execute_batch("PRAGMA incremental_vacuum(256);")?;
+                // Stepped to the end: each step of this pragma frees one page, and a single
+                // step (as `execute_batch` does) would give back one page per call.
+                let mut vacuum = conn.prepare(sql::RECLAIM)?;
+                let mut steps = vacuum.query([])?;
+                while steps.next()?.is_some() {}
+                drop(steps);
                 conn.query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0))
                     .map(|n| n.max(0) as u64)
             } else {

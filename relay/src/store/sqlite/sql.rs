@@ -127,6 +127,11 @@ pub const PURGE_ATTEMPTS: &str = "DELETE FROM attempts WHERE site = ?1 AND lead_
 pub const PURGE_OUTBOX: &str = "DELETE FROM outbox WHERE site = ?1 AND lead_id = ?2";
 /// Retention: the lead.
 pub const PURGE_LEAD: &str = "DELETE FROM leads WHERE site = ?1 AND lead_id = ?2";
+/// Readiness: a write to the one scratch row.
+pub const PROBE: &str = "INSERT INTO probe (id, at_ms) VALUES (1, ?1) \
+                         ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms";
+/// Retention: up to 256 free pages given back to the file system (stepped to its end).
+pub const RECLAIM: &str = "PRAGMA incremental_vacuum(256)";
 
 /// Every statement above, named, for the query-plan test.
 #[cfg(test)]
@@ -170,4 +175,5 @@ pub const HOT_PATH: &[(&str, &str)] = &[
     ("PURGE_ATTEMPTS", PURGE_ATTEMPTS),
     ("PURGE_OUTBOX", PURGE_OUTBOX),
     ("PURGE_LEAD", PURGE_LEAD),
+    ("PROBE", PROBE),
 ];

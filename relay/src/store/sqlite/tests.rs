@@ -102,6 +102,48 @@ fn a_new_database_gives_freed_pages_back_incrementally() {
 }
 
 #[tokio::test]
+async fn one_reclaim_gives_back_hundreds_of_pages_not_one() {
+    let (dir, store) = fresh().await;
+    const N: usize = 12_000;
+    // Written 200 at a time, so they share commits.
+    for chunk in (0..N).collect::<Vec<_>>().chunks(200) {
+        let writes: Vec<_> = chunk
+            .iter()
+            .map(|i| {
+                let store = store.clone();
+                let b = aidlink_protocol::Binding::new(
+                    "38342".into(),
+                    format!("S{i}"),
+                    None,
+                    format!("Aid{i:0>20}"),
+                    None,
+                );
+                tokio::spawn(async move { store.put_binding(b, 1_000).await.unwrap() })
+            })
+            .collect();
+        for w in writes {
+            assert!(w.await.unwrap());
+        }
+    }
+    let purged = store.purge(2_000, N as u32).await.unwrap();
+    assert_eq!(purged.bindings, N as u64);
+    let path = dir.path().join("conformance.db");
+    let free = |conn: &Connection| -> i64 {
+        conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = free(&Connection::open(&path).unwrap());
+    assert!(before > 300, "the purge freed pages: {before}");
+    let left = store.reclaim().await.unwrap() as i64;
+    assert_eq!(left, free(&Connection::open(&path).unwrap()));
+    assert!(
+        before - left >= 200,
+        "one reclaim gave back {} of {before} free pages",
+        before - left
+    );
+}
+
+#[tokio::test]
 async fn reads_do_not_wait_behind_a_long_write() {
     let (_dir, store) = fresh().await;
     let sqlite_path = _dir.path().join("conformance.db");
@@ -110,11 +152,30 @@ async fn reads_do_not_wait_behind_a_long_write() {
     other
         .execute_batch("BEGIN IMMEDIATE; INSERT INTO row_counts VALUES ('x', 1);")
         .unwrap();
-    let counts = tokio::time::timeout(std::time::Duration::from_secs(2), store.row_counts())
+    let within = std::time::Duration::from_secs(2);
+    let counts = tokio::time::timeout(within, store.row_counts())
         .await
         .expect("a read answers while the write lock is held")
         .unwrap();
     assert_eq!(counts.bindings, 0);
+    let keys = crate::store::TouchKeys {
+        session: Some("S".into()),
+        ..Default::default()
+    };
+    let reads = async {
+        let facts = store.lead_facts("38342".into(), "call-1".into(), 50).await;
+        let touches = store.touches("38342".into(), keys, 1, 50).await;
+        let list = store
+            .list("38342".into(), crate::store::LeadStatus::Sent, 10)
+            .await;
+        let trail = store.trail("38342".into(), "call-1".into()).await;
+        (facts, touches, list, trail)
+    };
+    let (facts, touches, list, trail) = tokio::time::timeout(within, reads)
+        .await
+        .expect("a decision's reads and the lead API answer while the write lock is held");
+    assert!(facts.unwrap().is_none() && touches.unwrap().is_empty());
+    assert!(list.unwrap().is_empty() && trail.unwrap().is_none());
     other.execute_batch("ROLLBACK;").unwrap();
 }
 
