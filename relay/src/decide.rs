@@ -7,6 +7,7 @@ use aidlink_protocol::Touch;
 
 use crate::config::{Attribution, Dedup, Metric, Site, TagMatch, TrafficField, TrafficOp};
 use crate::postback::Cd;
+use crate::store::LeadStatus;
 use crate::webhook::{Lead, LeadKind, Traffic};
 
 mod verdict;
@@ -62,17 +63,6 @@ pub enum Filter {
     Traffic(TrafficField),
 }
 
-/// The coarse status of a decision (the list API's `status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Queued for RTB House.
-    Sent,
-    /// Not sent, for good (unless a later event of the same lead changes it).
-    Filtered,
-    /// Waiting for the call to end.
-    Waiting,
-}
-
 impl Decision {
     /// The recorded reason: `queued` (its postback is queued for RTB House), `filtered:metric`, `filtered:tags`,
     /// `filtered:traffic:<field>`, `waiting:call_end`, `no_rtb_id`, `switched_off`,
@@ -92,12 +82,14 @@ impl Decision {
         }
     }
 
-    /// The coarse status.
-    pub fn status(&self) -> Status {
+    /// The lead's status once this decision is recorded: a lead that goes is `retrying`
+    /// (queued, not yet accepted by RTB House), one that waits for the call end `waiting`, any
+    /// other `filtered` (for good, unless a later event of the same lead changes it).
+    pub fn status(&self) -> LeadStatus {
         match self {
-            Decision::Send { .. } => Status::Sent,
-            Decision::WaitingCallEnd => Status::Waiting,
-            _ => Status::Filtered,
+            Decision::Send { .. } => LeadStatus::Retrying,
+            Decision::WaitingCallEnd => LeadStatus::Waiting,
+            _ => LeadStatus::Filtered,
         }
     }
 }

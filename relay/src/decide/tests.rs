@@ -46,7 +46,7 @@ fn order_switch_then_credentials_then_id() {
     assert_eq!(misconfigured.reason(), "misconfigured:pkey");
     assert_eq!(
         misconfigured.status(),
-        Status::Filtered,
+        LeadStatus::Filtered,
         "listed as filtered"
     );
     let mut no_hash = site("");
@@ -174,7 +174,10 @@ fn calls_wait_for_their_end_only_when_a_filter_needs_it() {
         decide(&target, &start, AID, &[]).reason(),
         "waiting:call_end"
     );
-    assert_eq!(decide(&target, &start, AID, &[]).status(), Status::Waiting);
+    assert_eq!(
+        decide(&target, &start, AID, &[]).status(),
+        LeadStatus::Waiting
+    );
     let unknown_phase = lead("leadtype=call&id=1&targetcall=target");
     assert_eq!(
         decide(&target, &unknown_phase, AID, &[]),

@@ -205,22 +205,18 @@ pub fn judge(site: &Site, facts: &LeadFacts, id: &IdChoice, visits: &[Touch]) ->
         return Some(Verdict::AlreadyQueued);
     }
     let decision = decide(site, &facts.lead, id.aid.as_deref(), visits);
-    let (status, postback) = match &decision {
-        Decision::Send { aid, credit } => (
-            LeadStatus::Retrying,
-            Some(Postback::for_lead(
-                &facts.lead,
-                aid,
-                facts.first_received_ms,
-                credit.cd,
-            )),
-        ),
-        Decision::WaitingCallEnd => (LeadStatus::Waiting, None),
-        _ => (LeadStatus::Filtered, None),
+    let postback = match &decision {
+        Decision::Send { aid, credit } => Some(Postback::for_lead(
+            &facts.lead,
+            aid,
+            facts.first_received_ms,
+            credit.cd,
+        )),
+        _ => None,
     };
     Some(Verdict::Decided {
+        status: decision.status(),
         decision,
-        status,
         postback,
         id_source: id.source,
     })
