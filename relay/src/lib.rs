@@ -18,10 +18,12 @@
 //! - [`config`] and [`reload`]: the TOML settings, validated with key paths, reloaded on SIGHUP
 //!   or file change.
 //! - [`metrics`]: Prometheus counters.
+//! - [`clock`]: the one clock (system time, or a manual one in tests).
 //!
 //! Wire types shared with the browser module (the binding payload) live in `aidlink-protocol`.
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod config;
 pub mod decide;
 pub mod http;

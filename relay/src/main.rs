@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aidlink_relay::clock::now_ms;
 use aidlink_relay::config::Config;
-use aidlink_relay::http::{self, now_ms, AppState};
+use aidlink_relay::http::{self, AppState};
 use aidlink_relay::metrics::Metrics;
 use aidlink_relay::outbox::{self, Outbox};
 use aidlink_relay::reload::{self, Settings};

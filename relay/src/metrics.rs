@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+use crate::decide::Decision;
 use crate::store::{OutboxStats, RowCounts};
 
 /// The relay's counters.
@@ -134,9 +135,9 @@ impl Metrics {
         bump(&self.webhooks, result.as_str());
     }
 
-    /// A lead was decided with this reason (`Decision::reason`).
-    pub fn lead(&self, reason: &str) {
-        bump(&self.leads, reason);
+    /// A lead was decided so (labelled with `Decision::reason`).
+    pub fn lead(&self, decision: &Decision) {
+        bump(&self.leads, &decision.reason());
     }
 
     /// A postback attempt ended so.
@@ -234,6 +235,8 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TrafficField;
+    use crate::decide::Filter;
 
     #[test]
     fn renders_prometheus_text() {
@@ -241,7 +244,9 @@ mod tests {
         m.binding(Received::Accepted);
         m.binding(Received::Accepted);
         m.binding(Received::Refused(Refusal::Forbidden));
-        m.lead("filtered:traffic:utm_source");
+        m.lead(&Decision::Filtered(Filter::Traffic(
+            TrafficField::UtmSource,
+        )));
         m.postback(Attempted::Sent);
         let rows = RowCounts {
             bindings: 7,

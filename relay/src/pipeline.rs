@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::clock::Clock;
 use crate::decide::{self, TOUCH_LIMIT};
 use crate::metrics::{IdConflict, Metrics};
 use crate::reload::Settings;
@@ -34,6 +35,8 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     /// Wakes the outbox when a postback is queued.
     pub wake: Arc<Notify>,
+    /// Now (retention's cutoff, when a decision is recorded).
+    pub clock: Clock,
 }
 
 /// What one attempt to decide came to.
@@ -71,7 +74,7 @@ impl Pipeline {
             if facts.decided {
                 return Ok(Outcome::Nothing);
             }
-            let id = decide::rtb_id(&facts, &site.attr_key, crate::http::now_ms());
+            let id = decide::rtb_id(&facts, &site.attr_key, self.clock.now_ms());
             let keys = TouchKeys {
                 session: facts.lead.session_id.clone(),
                 ct_client: facts.lead.ct_client_id.clone(),
@@ -101,7 +104,10 @@ impl Pipeline {
                     ..
                 }
             );
-            let settled = matches!(verdict, decide::Verdict::AlreadyQueued);
+            let decision = match &verdict {
+                decide::Verdict::Decided { decision, .. } => Some(decision.clone()),
+                decide::Verdict::AlreadyQueued => None,
+            };
             let recorded = self
                 .store
                 .record_verdict(
@@ -109,16 +115,16 @@ impl Pipeline {
                     lead_id.into(),
                     facts.version,
                     verdict,
-                    crate::http::now_ms(),
+                    self.clock.now_ms(),
                 )
                 .await?;
             if !recorded {
                 continue;
             }
-            if settled {
+            let Some(decision) = decision else {
                 return Ok(Outcome::Nothing);
-            }
-            self.metrics.lead(&reason);
+            };
+            self.metrics.lead(&decision);
             // Ids that disagree for one lead: a visitor whose cookie rotated, or someone
             // posting bindings for sessions that are not theirs.
             if id.session_ids > 1 {
@@ -189,14 +195,20 @@ impl Pipeline {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let retention = self.settings.current().storage.retention();
-            let cutoff = crate::http::now_ms() - retention.as_millis() as i64;
-            match purge_before(&*self.store, cutoff, batch).await {
+            match self.retain_once(batch).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rows = n, "retention: old rows deleted"),
                 Err(e) => tracing::warn!(error = %e, "retention: not done; tried again later"),
             }
         }
+    }
+
+    /// One retention pass: deletes what is older than `storage.retention` by this pipeline's
+    /// clock, `batch` rows per write, then gives the freed pages back; rows deleted.
+    pub async fn retain_once(&self, batch: u32) -> Result<u64, StoreError> {
+        let retention = self.settings.current().storage.retention();
+        let cutoff = self.clock.now_ms() - retention.as_millis() as i64;
+        purge_before(&*self.store, cutoff, batch).await
     }
 }
 
@@ -227,4 +239,56 @@ pub async fn purge_before(
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::store::sqlite::Sqlite;
+    use aidlink_protocol::Binding;
+
+    const DAY: i64 = 86_400_000;
+
+    fn pipeline(store: Arc<dyn Store>, retention: &str, clock: Clock) -> Pipeline {
+        let config = Config::parse(&format!(
+            "[server]\nadmin_token = \"0123456789abcdef\"\n[storage]\nretention = \"{retention}\"\n\
+             [[site]]\nid = \"38342\"\nwebhook_token = \"tok-0123456789abcdef\"\n"
+        ))
+        .unwrap();
+        Pipeline {
+            settings: Settings::new(config),
+            store,
+            metrics: Arc::new(Metrics::default()),
+            wake: Arc::new(Notify::new()),
+            clock,
+        }
+    }
+
+    #[tokio::test]
+    async fn retention_cuts_at_the_clocks_now_minus_storage_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("retain.db");
+        let store: Arc<dyn Store> = Arc::new(Sqlite::open(path.to_str().unwrap()).unwrap());
+        let stored_at = 1_700_000_000_000;
+        let binding = Binding::new("38342".into(), "S1".into(), None, "AidOld123".into(), None);
+        assert!(store.put_binding(binding, stored_at).await.unwrap());
+        let clock = Clock::manual(stored_at + 30 * DAY - 1);
+        let pipeline = pipeline(store.clone(), "30d", clock.clone());
+
+        assert_eq!(
+            pipeline.retain_once(16).await.unwrap(),
+            0,
+            "not yet 30 days old"
+        );
+        assert_eq!(store.row_counts().await.unwrap().bindings, 1);
+
+        clock.advance(2);
+        assert_eq!(
+            pipeline.retain_once(16).await.unwrap(),
+            1,
+            "older than 30 days"
+        );
+        assert_eq!(store.row_counts().await.unwrap().bindings, 0);
+    }
 }

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-use super::{now_ms, ApiError, AppState};
+use super::{ApiError, AppState};
+use crate::clock::now_ms;
 
 /// `GET /healthz`: the process answers.
 pub async fn healthz() -> &'static str {

@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::metrics::Received;
 
-use super::{now_ms, same_secret, ApiError, AppState, ClientIp};
+use super::{same_secret, ApiError, AppState, ClientIp};
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::webhook::parse_lead;
 

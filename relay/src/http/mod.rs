@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Notify;
 
+use crate::clock::{now_ms, Clock};
 use crate::metrics::{Metrics, Refusal};
 use crate::pipeline::Pipeline;
 use crate::reload::Settings;
@@ -58,6 +59,7 @@ impl AppState {
             store: store.clone(),
             metrics: metrics.clone(),
             wake: wake.clone(),
+            clock: Clock::system(),
         };
         Arc::new(AppState {
             settings,
@@ -96,13 +98,6 @@ impl AppState {
         *last = Some((Instant::now(), outcome.clone()));
         outcome
     }
-}
-
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The router.
