@@ -18,6 +18,7 @@ use aidlink_protocol::backoff::parse_retry_after;
 use aidlink_protocol::Backoff;
 use tokio::sync::Notify;
 
+use crate::clock::now_ms;
 use crate::config::{Config, RtbHouse, Site};
 use crate::metrics::{Attempted, Metrics};
 use crate::postback::{for_log, mask_pkey, too_old, HORIZON_MS};
@@ -56,15 +57,49 @@ pub fn next(
         cap_ms: rtb.retry_cap_ms,
     };
     let at = now_ms + backoff.delay_after(delivery.attempts, jitter, retry_after) as i64;
-    let mut deadline = delivery.first_at_ms + rtb.retry_for().as_millis() as i64;
-    if !delivery.forced {
-        deadline = deadline.min(delivery.postback.time_ms + HORIZON_MS);
-    }
+    let (deadline, _) = retry_deadline(delivery, rtb);
     if now_ms >= deadline || at > deadline {
         Next::Dead
     } else {
         Next::RetryAt(at)
     }
+}
+
+/// What ends a postback's retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// `rtbhouse.retry_for` after it was first queued.
+    RetryFor,
+    /// RTB House's 24 hours after the event.
+    Horizon,
+}
+
+/// The last moment a retry of `delivery` may be due, and which limit sets it (the 24 hours do
+/// not bind a postback `replay --force` re-queued).
+pub fn retry_deadline(delivery: &Delivery, rtb: &RtbHouse) -> (i64, Deadline) {
+    let retry_for = delivery.first_at_ms + rtb.retry_for().as_millis() as i64;
+    let horizon = delivery.postback.time_ms + HORIZON_MS;
+    if !delivery.forced && horizon < retry_for {
+        (horizon, Deadline::Horizon)
+    } else {
+        (retry_for, Deadline::RetryFor)
+    }
+}
+
+/// Why an answer RTB House may be asked again about was not retried (its [`next`] was
+/// [`Next::Dead`]), for the attempt's record; `None` for an answer that is never retried.
+pub fn not_retried(response: &Response, delivery: &Delivery, rtb: &RtbHouse) -> Option<String> {
+    let retryable = matches!(
+        response,
+        Response::Failed | Response::Status(408 | 429 | 500..=599, _)
+    );
+    retryable.then(|| match retry_deadline(delivery, rtb).1 {
+        Deadline::Horizon => "not retried: the next try would be past RTB House's 24 hours".into(),
+        Deadline::RetryFor => format!(
+            "not retried: rtbhouse.retry_for ({}) has passed",
+            rtb.retry_for
+        ),
+    })
 }
 
 /// The site to send a due postback with at `now_ms`, or why it must not be sent (it then goes
@@ -122,12 +157,6 @@ pub fn retry_after_secs(value: &str, now: SystemTime) -> Option<u64> {
                 .map_or(0, |d| d.as_secs_f64().ceil() as u64),
         )
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The delivery worker.
@@ -368,6 +397,15 @@ async fn deliver(
     };
     slot.release();
     let next_step = next(&response, &delivery, at_ms, rtb, rand::random::<f64>());
+    let mut attempt = attempt;
+    if next_step == Next::Dead {
+        if let Some(why) = not_retried(&response, &delivery, rtb) {
+            attempt.error = Some(match attempt.error.take() {
+                Some(answer) => format!("{answer}; {why}"),
+                None => why,
+            });
+        }
+    }
     let outcome = match next_step {
         Next::Sent => Attempted::Sent,
         Next::RetryAt(_) => Attempted::Retry,

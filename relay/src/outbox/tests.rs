@@ -233,6 +233,81 @@ fn no_retry_is_scheduled_past_24_hours_after_the_event() {
     );
 }
 
+#[test]
+fn a_dead_letter_says_which_limit_ended_its_retries() {
+    let day = crate::postback::HORIZON_MS;
+    let r = RtbHouse {
+        retry_for: "6h".into(),
+        ..rtb()
+    };
+    // Queued 23 h after its event: the 24 hours end before retry_for's 6 h.
+    let mut late = delivery(0);
+    late.postback.time_ms = 0;
+    late.first_at_ms = day - 3_600_000;
+    assert_eq!(
+        not_retried(&Response::Status(503, None), &late, &r).as_deref(),
+        Some("not retried: the next try would be past RTB House's 24 hours")
+    );
+    assert_eq!(
+        not_retried(&Response::Failed, &late, &r).as_deref(),
+        Some("not retried: the next try would be past RTB House's 24 hours")
+    );
+    // Queued at its event: retry_for's 6 h end first.
+    let mut early = late.clone();
+    early.first_at_ms = 0;
+    assert_eq!(
+        not_retried(&Response::Status(429, Some(60)), &early, &r).as_deref(),
+        Some("not retried: rtbhouse.retry_for (6h) has passed")
+    );
+    // Re-queued by `replay --force`: only retry_for binds it.
+    let mut forced = late.clone();
+    forced.forced = true;
+    assert_eq!(
+        retry_deadline(&forced, &r),
+        (forced.first_at_ms + 6 * 3_600_000, Deadline::RetryFor)
+    );
+    // An answer that is never retried needs no such note: its status says it.
+    assert_eq!(not_retried(&Response::Status(400, None), &late, &r), None);
+}
+
+#[test]
+fn replay_requeues_dead_letters_within_24_hours_and_refuses_older_unless_forced() {
+    let hour = 3_600_000;
+    let letters = || {
+        vec![
+            DeadLetter {
+                lead_id: "call-fresh".into(),
+                time_ms: 100 * hour,
+            },
+            DeadLetter {
+                lead_id: "call-edge".into(),
+                time_ms: 76 * hour,
+            },
+            DeadLetter {
+                lead_id: "call-old".into(),
+                time_ms: 70 * hour,
+            },
+        ]
+    };
+    let now = 100 * hour;
+    let (requeue, refused) = replayable(letters(), now, false);
+    assert_eq!(
+        requeue,
+        ["call-fresh", "call-edge"],
+        "exactly 24 h: still in time"
+    );
+    assert_eq!(
+        refused,
+        [(
+            "call-old".to_string(),
+            "too old for RTB House (30h)".to_string()
+        )]
+    );
+    let (requeue, refused) = replayable(letters(), now, true);
+    assert_eq!(requeue, ["call-fresh", "call-edge", "call-old"]);
+    assert!(refused.is_empty(), "--force re-queues them all");
+}
+
 fn config_with(extra: &str) -> Config {
     Config::parse(&format!(
         "[server]\nadmin_token = \"0123456789abcdef\"\n[[site]]\nid = \"1\"\npkey = \"rtb-test\"\n\
