@@ -50,6 +50,11 @@ fn send(lead: &crate::webhook::Lead, aid: &str, at: i64, cd: Cd) -> Verdict {
 
 /// Stores a call's event and queues its postback to `aid`, as a decision would.
 async fn queue(store: &dyn Store, site: &str, id: &str, aid: &str, at: i64) {
+    queue_cd(store, site, id, aid, at, Cd::Default).await
+}
+
+/// [`queue`] with the `cd` the decision gave.
+async fn queue_cd(store: &dyn Store, site: &str, id: &str, aid: &str, at: i64, cd: Cd) {
     let lead = call(id, "calldisconnected", "S-q");
     store
         .put_lead_event(site.into(), lead.clone(), at)
@@ -60,7 +65,7 @@ async fn queue(store: &dyn Store, site: &str, id: &str, aid: &str, at: i64) {
         .await
         .unwrap()
         .unwrap();
-    let verdict = send(&lead, aid, at, Cd::Default);
+    let verdict = send(&lead, aid, at, cd);
     let recorded = store
         .record_verdict(site.into(), lead.lead_id(), facts.version, verdict, at)
         .await
@@ -315,7 +320,7 @@ async fn claim_one(store: &dyn Store, now: i64) -> Delivery {
 }
 
 pub async fn attempts_move_the_lead_and_show_in_its_trail(store: &dyn Store) {
-    queue(store, SITE, "7", "Aid7", 10).await;
+    queue_cd(store, SITE, "7", "Aid7", 10, Cd::False).await;
     let d = claim_one(store, 100).await;
     store
         .record_attempt(d, attempt(110, Some(503)), Next::RetryAt(200))
@@ -341,6 +346,15 @@ pub async fn attempts_move_the_lead_and_show_in_its_trail(store: &dyn Store) {
         .unwrap()
         .unwrap();
     assert_eq!(trail.status, LeadStatus::Sent);
+    assert_eq!(
+        (trail.judged_source.as_deref(), trail.cd.as_deref()),
+        (Some("yandex"), Some("false")),
+        "the source the lead was judged on and the cd it was sent with"
+    );
+    assert_eq!(
+        trail.id_source.as_deref(),
+        Some("attrs (a binding disagreed and was not used)")
+    );
     let statuses: Vec<Option<u16>> = trail.attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [Some(503), Some(200)]);
     assert!(
@@ -495,6 +509,11 @@ pub async fn retention_deletes_old_settled_data_and_keeps_what_is_pending(store:
     assert_eq!(after.bindings, 1);
     assert_eq!(after.leads, before.leads - 3);
     assert_eq!(
+        after.lead_events,
+        before.lead_events - 3,
+        "the settled leads' events"
+    );
+    assert_eq!(
         after.outbox,
         before.outbox - 2,
         "the delivered and the dead postback"
@@ -540,6 +559,18 @@ pub async fn retention_deletes_old_settled_data_and_keeps_what_is_pending(store:
     );
 }
 
+pub async fn storage_answers_pings_and_commits_write_probes(store: &dyn Store) {
+    store.ping().await.unwrap();
+    store.probe_write(1_000).await.unwrap();
+    store.probe_write(2_000).await.unwrap();
+    assert_eq!(
+        store.row_counts().await.unwrap(),
+        super::RowCounts::default(),
+        "the probe is not data"
+    );
+    assert!(store.undecided(10).await.unwrap().is_empty());
+}
+
 /// One `#[tokio::test]` per conformance test, each on a fresh store from `$make` (an async
 /// expression giving `(guard, Arc<dyn Store>)`; the guard lives as long as the test).
 macro_rules! conformance_tests {
@@ -569,6 +600,7 @@ macro_rules! all_conformance_tests {
             attempts_move_the_lead_and_show_in_its_trail,
             dead_letters_are_requeued_by_replay,
             retention_deletes_old_settled_data_and_keeps_what_is_pending,
+            storage_answers_pings_and_commits_write_probes,
         );
     };
 }
