@@ -24,6 +24,7 @@ use crate::metrics::{Attempted, Metrics};
 use crate::postback::{for_log, mask_pkey, too_old, HORIZON_MS};
 use crate::reload::Settings;
 use crate::store::{Attempt, ClaimPlan, DeadLetter, Delivery, Next, Store};
+use ready::Ready;
 
 /// What one POST came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,7 +218,8 @@ pub fn plan(
 
 impl Outbox {
     /// Runs until the process ends: keeps up to `rtbhouse.concurrency` postbacks in flight,
-    /// claiming the next as soon as one finishes, shared fairly between sites ([`plan`]).
+    /// shared fairly between sites ([`plan`]), and a few more claimed ahead ([`ready`]), so a
+    /// slot freed by a finished request starts the next postback at once.
     pub async fn run(self) {
         // A redirect is not followed: it would turn the POST into a GET elsewhere, and a 2xx
         // there is no acceptance by RTB House. A 3xx is a refusal like a 4xx.
@@ -228,44 +230,75 @@ impl Outbox {
         let (done, mut released) = tokio::sync::mpsc::unbounded_channel::<String>();
         let mut sending: u32 = 0;
         let mut in_flight: HashMap<String, u32> = HashMap::new();
+        let mut waiting = Ready::default();
         let mut others_at = tokio::time::Instant::now();
         loop {
             let config = self.settings.current();
             let concurrency = config.rtbhouse.concurrency.max(1);
+            let cap = site_cap(concurrency, config.site.len());
+            // What was claimed ahead starts first; a site no longer configured has no cap (its
+            // postbacks are dead-lettered at once).
+            let cap_of = |site: &str| {
+                if config.site(site).is_some() {
+                    cap
+                } else {
+                    concurrency
+                }
+            };
+            let start =
+                |delivery: Delivery, sending: &mut u32, in_flight: &mut HashMap<String, u32>| {
+                    *in_flight.entry(delivery.site.clone()).or_default() += 1;
+                    *sending += 1;
+                    let slot = Slot {
+                        site: Some(delivery.site.clone()),
+                        done: done.clone(),
+                    };
+                    tokio::spawn(deliver(
+                        self.store.clone(),
+                        client.clone(),
+                        config.clone(),
+                        self.metrics.clone(),
+                        delivery,
+                        slot,
+                    ));
+                };
+            let start_ready =
+                |waiting: &mut Ready, sending: &mut u32, in_flight: &mut HashMap<String, u32>| {
+                    while *sending < concurrency {
+                        match waiting.take(in_flight, cap_of) {
+                            Some(delivery) => start(delivery, sending, in_flight),
+                            None => break,
+                        }
+                    }
+                };
+            waiting.expire(std::time::Instant::now());
+            start_ready(&mut waiting, &mut sending, &mut in_flight);
+            // Claim for the free slots and to refill what is kept ahead.
             let free = concurrency.saturating_sub(sending);
+            let room = (free + ready::AHEAD).saturating_sub(waiting.len() as u32);
             let mut more = false;
-            if free > 0 {
+            if room > 0 {
                 let sites: Vec<String> = config.site.iter().map(|s| s.id.clone()).collect();
                 let others = others_at.elapsed() >= OTHERS_EVERY;
                 if others {
                     others_at = tokio::time::Instant::now();
                 }
-                let plan = plan(concurrency, free, &sites, &in_flight, others);
+                let plan = plan(concurrency, room, &sites, &waiting.held(&in_flight), others);
                 let lease = config.rtbhouse.timeout_ms as i64 + 10_000;
                 match self.store.claim_due(now_ms(), lease, plan).await {
                     Ok(due) => {
                         // A full claim may have left more behind: claim again at once.
-                        more = due.len() as u32 == free;
+                        more = due.len() as u32 == room;
+                        let at = std::time::Instant::now();
                         for delivery in due {
-                            *in_flight.entry(delivery.site.clone()).or_default() += 1;
-                            let (store, client, config, metrics) = (
-                                self.store.clone(),
-                                client.clone(),
-                                config.clone(),
-                                self.metrics.clone(),
-                            );
-                            sending += 1;
-                            let slot = Slot {
-                                site: Some(delivery.site.clone()),
-                                done: done.clone(),
-                            };
-                            tokio::spawn(deliver(store, client, config, metrics, delivery, slot));
+                            waiting.push(delivery, at);
                         }
+                        start_ready(&mut waiting, &mut sending, &mut in_flight);
                     }
                     Err(e) => tracing::warn!(error = %e, "outbox: cannot read due postbacks"),
                 }
             }
-            if more && sending < concurrency {
+            if more && (sending < concurrency || (waiting.len() as u32) < ready::AHEAD) {
                 continue;
             }
             tokio::select! {
@@ -452,5 +485,6 @@ fn short(e: &reqwest::Error) -> String {
     text.chars().take(200).collect()
 }
 
+mod ready;
 #[cfg(test)]
 mod tests;
