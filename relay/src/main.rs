@@ -71,8 +71,6 @@ enum Command {
 const SWEEP_EVERY: Duration = Duration::from_secs(3);
 /// How often retention looks for rows older than `storage.retention`.
 const RETAIN_EVERY: Duration = Duration::from_secs(60);
-/// Rows deleted per retention batch: each batch is one short write (a few milliseconds).
-const RETAIN_BATCH: u32 = 256;
 
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
@@ -205,7 +203,7 @@ async fn serve(config: Config, path: PathBuf) -> anyhow::Result<()> {
     let pipeline = state.pipeline.clone();
     pipeline.decide_undecided(true).await?;
     tokio::spawn(pipeline.clone().sweep(SWEEP_EVERY));
-    tokio::spawn(pipeline.retain(RETAIN_EVERY, RETAIN_BATCH));
+    tokio::spawn(pipeline.retain(RETAIN_EVERY, aidlink_relay::pipeline::RETAIN_BATCH));
     tokio::spawn(
         Outbox {
             store,

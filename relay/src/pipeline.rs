@@ -23,6 +23,9 @@ use crate::store::{Store, StoreError, TouchKeys};
 const TRIES: usize = 3;
 /// Undecided leads taken per sweep.
 const SWEEP_BATCH: u32 = 500;
+/// Rows deleted per retention write: small enough that the writes queued behind one wait only
+/// a few milliseconds (measured by the retention benchmark, BENCHMARKS.md).
+pub const RETAIN_BATCH: u32 = 64;
 
 /// What deciding needs; cheap to clone.
 #[derive(Clone)]
