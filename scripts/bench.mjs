@@ -149,7 +149,11 @@ function probeConfig() {
     return spawnSync(relayBin, ["check-config", "--config", scratch], { encoding: "utf8" }).status === 0;
   };
   if (!accepts("", "")) throw new Error("aidlink-relay check-config refuses the bench's minimal config");
-  if (accepts("bindings_per_minute_per_ip = 4000000000", "")) {
+  if (accepts("bindings_per_minute_per_ip = 4000000000\nmax_connections_per_ip = 0", "")) {
+    // Every request comes from one address: neither the per-address rate nor the per-address
+    // connection limit may be what is measured.
+    features.rateLimitKey = "bindings_per_minute_per_ip = 4000000000\nmax_connections_per_ip = 0";
+  } else if (accepts("bindings_per_minute_per_ip = 4000000000", "")) {
     features.rateLimitKey = "bindings_per_minute_per_ip = 4000000000";
   } else {
     features.notes.push("server.bindings_per_minute_per_ip not supported by this build: ingest may meet the per-IP limit");

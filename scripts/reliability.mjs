@@ -60,7 +60,10 @@ const rand = (lo, hi) => lo + Math.random() * (hi - lo);
 // ---------------------------------------------------------------- the relay process
 
 function config({ db, endpoint, listen = "127.0.0.1:0", rtb = "", server = "" }) {
-  return `[server]\nlisten = "${listen}"\nadmin_token = "${ADMIN}"\nbindings_per_minute_per_ip = 4000000000\n${server}\n\n` +
+  // The load comes from one address standing for many browsers: no per-address limits, unless
+  // a part sets its own.
+  const perAddress = server.includes("max_connections_per_ip") ? "" : "max_connections_per_ip = 0\n";
+  return `[server]\nlisten = "${listen}"\nadmin_token = "${ADMIN}"\nbindings_per_minute_per_ip = 4000000000\n${perAddress}${server}\n\n` +
     `[storage]\nurl = "sqlite://${db}"\n\n` +
     `[rtbhouse]\nendpoint = "${endpoint}"\n${rtb}\n\n` +
     `[[site]]\nid = "${SITE}"\npkey = "reliability-pkey-${SITE}"\ntagging_hash = "${HASH}"\n` +
@@ -362,7 +365,8 @@ async function crash() {
     return true;
   }, 500);
   const drainSeconds = (Date.now() - drainStart) / 1000;
-  await sleep(300); // the last 200s written are recorded by the receiver
+  // No wait needed before reading the receiver: it records a postback before answering it, and
+  // the relay records "sent" only after that answer.
 
   const accepted = rx.accepted();
   let lost = 0, wrongAid = 0, duplicates = 0, attemptsMax = 0, explained = 0;
@@ -390,9 +394,12 @@ async function crash() {
       }
     }
   }
-  // Postbacks for conversions nobody acknowledged a binding for: none can be right.
+  // Postbacks for conversions whose binding or webhook was committed but not acknowledged (the
+  // kill fell between commit and answer): legitimate, but each must carry its visitor's id.
   const expectedIds = new Set(expected.map((k) => `ct-call-${callId(k)}`));
-  const stray = [...accepted.keys()].filter((id) => !expectedIds.has(id)).length;
+  const strays = [...accepted].filter(([id]) => !expectedIds.has(id));
+  const stray = strays.length;
+  const strayWrong = strays.filter(([id, ps]) => ps.some((p) => p.aid !== aidOf(Number(id.replace("ct-call-", "")) - 7_000_000))).length;
   const m = await metrics(url);
   await kill(relay, "SIGTERM");
   rx.close();
@@ -409,7 +416,7 @@ async function crash() {
   row("crash", `${expected.length} bindings acknowledged (${visitors.size} visitors, ${m?.rows.bindings ?? "?"} stored)`, "≥ 1, stored ≥ acknowledged",
     expected.length > 0 && (m?.rows.bindings ?? 0) >= expected.length);
   row("crash", `lost: ${lost} of ${expected.length} acknowledged leads${lostIds.length ? ` (${lostIds.slice(0, 3).join(", ")})` : ""}`, "0", lost === 0 && settled && unhooked === 0);
-  row("crash", `postbacks with a wrong aid: ${wrongAid}; for unacknowledged conversions: ${stray}`, "0", wrongAid === 0);
+  row("crash", `postbacks with a wrong aid: ${wrongAid + strayWrong} (${stray} conversions committed but not acknowledged at a kill, ${strayWrong} of them wrong)`, "0", wrongAid === 0 && strayWrong === 0);
   row("crash", `duplicates: ${duplicates} postbacks beyond the first for one conversion id (${(duplicates / Math.max(1, kills)).toFixed(1)} per kill)`, "reported", null);
   row("crash", `duplicates with a kill between the two: ${explained} of ${duplicates}${unexplained.length ? ` (not: ${unexplained.slice(0, 3).join(", ")})` : ""}`,
     "all (only postbacks in flight at a kill repeat)", unexplained.length === 0);
@@ -459,7 +466,6 @@ async function outage() {
       return true;
     });
     o.recoverySeconds = (Date.now() - recoveredAt) / 1000;
-    await sleep(300);
     const acc = rx.accepted();
     const once = Array.from({ length: n }, (_, k) => (acc.get(`ct-call-${callId(k)}`) ?? []).length);
     o.deliveredOnce = once.filter((x) => x === 1).length;
@@ -483,13 +489,18 @@ async function outage() {
     const deadTrail = await trail(relay.url, lead);
     o.answered400 = rx.count(400);
     rx.state.mode = "ok";
-    await sleep(1500); // a dead letter stays dead: nothing is sent until replay
+    // A dead letter stays dead: a later lead is delivered (the outbox has claimed since) and
+    // the dead one still is not.
+    const marker = `call-${callId(k + 1)}`;
+    const mb = await bind(relay.url, k + 1);
+    const mh = await webhook(relay.url, k + 1, callId(k + 1));
+    if (mb.status !== 204 || mh.status !== 200) throw new Error(`marker lead: binding ${mb.status}, webhook ${mh.status}`);
+    if (!(await waitFor(10, async () => (await trail(relay.url, marker)).status === "sent"))) throw new Error(`${marker} was not delivered`);
     const beforeReplay = (rx.accepted().get(`ct-call-${callId(k)}`) ?? []).length;
     const replay = spawnSync(relayBin, ["replay", "--config", cfg, "--site", SITE, "--lead", lead], { encoding: "utf8" });
     o.replay = { status: replay.status, stdout: replay.stdout.trim(), stderr: replay.stderr.trim().slice(-300) };
     const sent = await waitFor(10, async () => (await trail(relay.url, lead)).status === "sent");
     await waitFor(5, async () => (await metrics(relay.url)).depth === 0);
-    await sleep(300);
     const after = (rx.accepted().get(`ct-call-${callId(k)}`) ?? []).length;
     console.log(`  400: ${lead} ${deadTrail.status} after ${o.answered400} attempt(s) (reason ${deadTrail.reason}); replay exit ${replay.status}: ${o.replay.stdout || o.replay.stderr}`);
     row("outage", `400 → ${lead} ${deadTrail.status}, ${beforeReplay} sent before replay`, "dead, 0", !!dead && beforeReplay === 0 && o.answered400 === 1);
@@ -802,11 +813,12 @@ function hold(port, head, body = "") {
   return { socket, closed };
 }
 
-/** Sends `text` on a raw connection; the status codes of the responses that came back within
- * `ms` (or before the relay closed the connection), and the raw answer. */
-function raw(port, text, ms = 3000) {
+/** Sends `text` on a raw connection (from the loopback address `from`, default 127.0.0.1); the
+ * status codes of the responses that came back within `ms` (or before the relay closed the
+ * connection), and the raw answer. */
+function raw(port, text, ms = 3000, from = undefined) {
   return new Promise((done) => {
-    const socket = connect(port, "127.0.0.1");
+    const socket = connect({ port, host: "127.0.0.1", localAddress: from });
     let answer = "";
     const finish = () => {
       clearTimeout(timer);
@@ -825,11 +837,13 @@ async function hostile() {
   const dir = join(work, "hostile");
   mkdirSync(dir, { recursive: true });
   const cap = 128;
+  const perAddress = 64;
   const cfg = join(dir, "relay.toml");
+  const rx = await receiver();
   writeFileSync(cfg, config({
     db: join(dir, "aidlink.db"),
-    endpoint: "http://127.0.0.1:9/{region}/postbacks",
-    server: `max_connections = ${cap}\nheader_read_timeout_ms = 2000\nbody_read_timeout_ms = 2000\nidle_timeout_ms = 5000`,
+    endpoint: rx.endpoint,
+    server: `max_connections = ${cap}\nmax_connections_per_ip = ${perAddress}\nheader_read_timeout_ms = 2000\nbody_read_timeout_ms = 2000\nidle_timeout_ms = 5000`,
   }));
   const openFiles = 256;
   const relay = await startRelay(cfg, join(dir, "relay.log"), { openFiles });
@@ -852,6 +866,8 @@ async function hostile() {
     const slow = [];
     for (let i = 0; i < n; i++) slow.push(hold(relay.port, "GET /healthz HTTP/1.1\r\nHo"));
     const drip = setInterval(() => slow.forEach((c) => c.socket.writable && c.socket.write("s")), 500);
+    // While the flood from 127.0.0.1 holds its connections, another address is served.
+    const during = await raw(relay.port, "GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n", 3000, "127.0.0.2");
     const slowClosed = await waitFor(15, async () => {
       const done = await Promise.all(slow.map((c) => Promise.race([c.closed, sleep(0).then(() => null)])));
       return done.every(Boolean) ? done : null;
@@ -873,6 +889,7 @@ async function hostile() {
       `peak ≤ ${cap} + 32, back to start`, peak.fds <= base.fds + cap + 32 && !!after);
     row("hostile", `slowloris: all ${n} closed by the relay${closedIn === null ? " — NOT within 15 s" : ` within ${closedIn.toFixed(1)} s of the flood's start`} (header timeout 2 s; those over the cap at once)`,
       "all, within 15 s", closedIn !== null);
+    row("hostile", `/healthz from another address during the flood: ${during.statuses.join(", ") || "no answer"} (max_connections_per_ip ${perAddress})`, "200", during.statuses[0] === 200);
     row("hostile", `/healthz after the flood: ${healthy ? 200 : "no answer"}`, "200", !!healthy);
     // One of each other kind of hostile request.
     const h = "Host: relay\r\n";
@@ -890,10 +907,41 @@ async function hostile() {
       const r = await raw(relay.port, text);
       row("hostile", `${what}: ${r.statuses.join(", ") || "closed, no answer"}`, expected, ok(r.statuses, r.answer));
     }
+    // A webhook with the right token whose body comes at one byte a second: cut off at the
+    // body timeout (2 s), not held for its 300 declared bytes.
+    const slowBody = hold(relay.port, `POST /v1/calltouch/${SITE}?token=${TOKEN} HTTP/1.1\r\n${h}${form}Content-Length: 300\r\n\r\n`, "leadtype=call");
+    const slowStart = Date.now();
+    const answered = new Promise((done) => slowBody.socket.once("data", (d) => done({ at: Date.now(), status: String(d).slice(9, 12) })));
+    const trickle = setInterval(() => slowBody.socket.writable && slowBody.socket.write("&"), 1000);
+    const cutAt = await Promise.race([slowBody.closed, sleep(10_000).then(() => null)]);
+    clearInterval(trickle);
+    slowBody.socket.destroy();
+    const a = await Promise.race([answered, sleep(0).then(() => null)]);
+    const secs = (t) => `${((t - slowStart) / 1000).toFixed(1)} s`;
+    row("hostile", `a webhook body at 1 byte/s (right token): ${a ? `${a.status} after ${secs(a.at)}` : "no answer"}, ${cutAt ? `closed after ${secs(cutAt)}` : "still open after 10 s"}`,
+      "408 within body timeout (2 s) + 1 s, then closed", a?.status === "408" && a.at - slowStart <= 3000 && cutAt !== null);
+    // A forged binding: someone who knows a visitor's session posts another RTB House id for it
+    // later, without an Origin. Calltouch's own visitor id in the webhook keeps the credit.
+    const victim = 900;
+    const real = await bind(relay.url, victim);
+    const forged = await request(`${relay.url}/v1/bindings`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ v: 1, id: "forged-900", site: SITE, session: session(victim), ct_client: ctClient(victim + 1), aid: "ForgedAid0123456789" }),
+    });
+    const hook = await webhook(relay.url, victim, "9900900");
+    const credited = await waitFor(10, async () => {
+      const t = await trail(relay.url, "call-9900900");
+      return t.status === "sent" ? t : null;
+    });
+    const got = rx.accepted().get("ct-call-9900900") ?? [];
+    row("hostile", `forged binding for a known session (answers ${real.status}, ${forged.status}, webhook ${hook.status}): postback to ${got.map((p) => p.aid).join(", ") || "none"}`,
+      "one postback, the real visitor's id", !!credited && got.length === 1 && got[0].aid === aidOf(victim));
     const rest = footprint(relay.child.pid);
-    row("hostile", `after every case: RSS ${mb(rest.rss)}, open files ${rest.fds}`, "RSS < start + 64 MB, files back", rest.rss < base.rss + 64 && rest.fds <= base.fds + 4);
+    row("hostile", `after every case: RSS ${mb(rest.rss)}, open files ${rest.fds}`, "RSS < start + 64 MB, files back (+ 8: the relay's keep-alive connections to RTB House)", rest.rss < base.rss + 64 && rest.fds <= base.fds + 8);
   } finally {
     await kill(relay, "SIGTERM");
+    rx.close();
   }
 }
 

@@ -70,6 +70,12 @@ pub struct Server {
     /// one per 10 s, with the count). Keep the process's file limit well above it (the README's
     /// systemd unit sets `LimitNOFILE=4096`). Default 512.
     pub max_connections: u32,
+    /// Connections open at once from one client address (IPv6: one /64), so one client cannot
+    /// take every connection from the others; one more is closed at once, with a warning in the
+    /// log as for `max_connections`. Connections from `trusted_proxies` are not limited (they
+    /// carry many clients); 0 = no per-address limit (a value above `max_connections` acts as
+    /// no limit too). Default 64.
+    pub max_connections_per_ip: u32,
     /// On SIGTERM / SIGINT the relay stops accepting, lets requests in progress finish for up
     /// to this long, ms, then exits anyway. Default 10000 (the README's unit allows 20 s).
     pub shutdown_grace_ms: u64,
@@ -89,6 +95,7 @@ impl Default for Server {
             body_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
             max_connections: 512,
+            max_connections_per_ip: 64,
             shutdown_grace_ms: 10_000,
         }
     }

@@ -445,6 +445,7 @@ fn connection_limits_out_of_range_are_named_by_key() {
     let config = Config::parse(&with_site("")).unwrap();
     assert_eq!(config.server.webhook_max_bytes, 65_536);
     assert_eq!(config.server.max_connections, 512);
+    assert_eq!(config.server.max_connections_per_ip, 64);
     assert!(
         config.server.shutdown_grace() < Duration::from_secs(20),
         "below the unit's TimeoutStopSec"

@@ -4,7 +4,11 @@
 //! - at most `server.max_connections` connections at once (one semaphore permit each); one more
 //!   is closed at once and logged (`connection limit reached`, at most once per 10 s, with the
 //!   count closed since the last line), so a flood of idle sockets cannot take the process's
-//!   file descriptors from `/healthz` and the ingest routes;
+//!   file descriptors;
+//! - at most `server.max_connections_per_ip` of them from one client address (an IPv6 client
+//!   counts by its /64; trusted proxies are not limited), so one client cannot take every
+//!   connection from `/healthz`, Calltouch and the browsers ([`PerAddress`]); one more is closed
+//!   at once and logged the same way;
 //! - headers within `server.header_read_timeout_ms` (hyper's timer, which also bounds how long
 //!   an idle keep-alive connection waits for its next request), else the connection is closed;
 //! - no byte either way for `server.idle_timeout_ms`: closed ([`Idle`]);
@@ -16,7 +20,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -36,7 +40,7 @@ use tower::ServiceExt;
 use crate::config::Server;
 
 /// What bounds each connection (from `[server]`, read once at start-up).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// `server.header_read_timeout_ms`.
     pub header_read_timeout: Duration,
@@ -44,6 +48,10 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// `server.max_connections`.
     pub max_connections: usize,
+    /// `server.max_connections_per_ip` (0: no limit).
+    pub max_connections_per_ip: usize,
+    /// `server.trusted_proxies`: not limited per address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `server.shutdown_grace_ms`.
     pub shutdown_grace: Duration,
 }
@@ -55,6 +63,8 @@ impl Limits {
             header_read_timeout: server.header_read_timeout(),
             idle_timeout: server.idle_timeout(),
             max_connections: server.max_connections.max(1) as usize,
+            max_connections_per_ip: server.max_connections_per_ip as usize,
+            trusted_proxies: server.trusted_proxies.clone(),
             shutdown_grace: server.shutdown_grace(),
         }
     }
@@ -94,6 +104,69 @@ impl Throttled {
     }
 }
 
+/// Connections open per client address, so one client can be held to its share. An IPv6
+/// client counts by its /64 (one host usually holds the whole prefix). Entries go when their
+/// last connection closes, so it holds at most one per open connection.
+#[derive(Debug, Default)]
+pub struct PerAddress {
+    open: std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>,
+}
+
+impl PerAddress {
+    /// The key `ip` is counted under.
+    fn key(ip: IpAddr) -> IpAddr {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+            }
+            v4 => v4,
+        }
+    }
+
+    /// Counts a connection from `ip` unless it already has `limit` open; the guard uncounts it.
+    pub fn open(self: &Arc<Self>, ip: IpAddr, limit: usize) -> Option<AddressGuard> {
+        let key = Self::key(ip);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(key).or_default();
+        if *n >= limit {
+            if *n == 0 {
+                open.remove(&key);
+            }
+            return None;
+        }
+        *n += 1;
+        Some(AddressGuard {
+            table: self.clone(),
+            key,
+        })
+    }
+
+    /// Addresses with a connection open.
+    pub fn addresses(&self) -> usize {
+        self.open.lock().map_or(0, |open| open.len())
+    }
+}
+
+/// One counted connection of an address; uncounted when dropped.
+#[derive(Debug)]
+pub struct AddressGuard {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl Drop for AddressGuard {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then drains (see the module doc).
 pub async fn run(
     listener: TcpListener,
@@ -102,6 +175,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = Arc::new(PerAddress::default());
+    let mut over_address_limit = Throttled::new();
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut over_limit = Throttled::new();
@@ -134,10 +209,33 @@ pub async fn run(
             }
             continue;
         };
+        let ip = peer.ip().to_canonical();
+        let limited = limits.max_connections_per_ip > 0
+            && !limits.trusted_proxies.iter().any(|net| net.contains(&ip));
+        let address = if limited {
+            match per_address.open(ip, limits.max_connections_per_ip) {
+                Some(guard) => Some(guard),
+                None => {
+                    drop(stream);
+                    if let Some(count) = over_address_limit.note() {
+                        tracing::warn!(
+                            max_connections_per_ip = limits.max_connections_per_ip,
+                            closed = count,
+                            "connection limit of one client address reached: closing its new connections at once (server.max_connections_per_ip)"
+                        );
+                    }
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         let app = app.clone();
         let stopping = stopping.clone();
+        let limits = limits.clone();
         connections.spawn(async move {
-            connection(stream, peer, app, limits, stopping).await;
+            connection(stream, peer, app, &limits, stopping).await;
+            drop(address);
             drop(permit);
         });
     }
@@ -167,7 +265,7 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     app: Router,
-    limits: Limits,
+    limits: &Limits,
     mut stopping: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -288,6 +386,49 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Idle<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_address_is_held_to_its_limit_and_a_closed_connection_frees_its_place() {
+        let table = Arc::new(PerAddress::default());
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let first = table.open(ip, 2).expect("first");
+        let _second = table.open(ip, 2).expect("second");
+        assert!(table.open(ip, 2).is_none(), "a third over the limit");
+        assert!(
+            table.open("192.0.2.8".parse().unwrap(), 2).is_some(),
+            "another address"
+        );
+        drop(first);
+        assert!(table.open(ip, 2).is_some(), "a place freed");
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_and_nothing_is_kept_for_closed_addresses() {
+        let table = Arc::new(PerAddress::default());
+        let a = table
+            .open("2001:db8:1:2::1".parse().unwrap(), 1)
+            .expect("first");
+        assert!(
+            table
+                .open("2001:db8:1:2:ffff::9".parse().unwrap(), 1)
+                .is_none(),
+            "the same /64"
+        );
+        let b = table
+            .open("2001:db8:1:3::1".parse().unwrap(), 1)
+            .expect("another /64");
+        assert!(
+            table.open("::ffff:192.0.2.7".parse().unwrap(), 0).is_none(),
+            "limit 0 here refuses"
+        );
+        assert_eq!(table.addresses(), 2);
+        drop((a, b));
+        assert_eq!(
+            table.addresses(),
+            0,
+            "entries go with their last connection"
+        );
+    }
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test(start_paused = true)]

@@ -310,15 +310,62 @@ async fn connections_over_the_cap_are_closed_logged_and_service_returns_when_the
     relay.wait_log("connection limit reached", 5).await;
     // Once they go, /healthz answers again.
     drop(held);
-    let until = Instant::now() + DEADLINE;
-    loop {
+    wait_until("/healthz served again", DEADLINE, || async {
         let (_s, a) = raw(&relay, b"GET /healthz HTTP/1.1\r\nhost: relay\r\n\r\n").await;
-        if a.is_some_and(|a| a.status == 200) {
-            break;
+        match a {
+            Some(a) if a.status == 200 => Ok(()),
+            other => Err(format!("{:?}", other.map(|a| a.status))),
         }
-        assert!(Instant::now() < until, "no slot freed: {}", relay.logs());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    })
+    .await;
+}
+
+/// Opens a connection to `relay` from `from` (a loopback address of 127.0.0.0/8) and sends
+/// `bytes`; the answer, if any.
+async fn raw_from(relay: &Relay, from: &str, bytes: &[u8]) -> (TcpStream, Option<Answer>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(relay.addr().parse().unwrap()).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let answer = answer(&mut stream).await;
+    (stream, answer)
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_connection_from_the_others() {
+    let rtb = Receiver::start().await;
+    let relay = Relay::start_with(
+        rtb.endpoint(),
+        "",
+        "max_connections = 16\nmax_connections_per_ip = 4\nheader_read_timeout_ms = 60000\nidle_timeout_ms = 60000",
+    );
+    let health = b"GET /healthz HTTP/1.1\r\nhost: relay\r\n\r\n";
+    // 127.0.0.2 holds its four, each proven accepted by an answer; its fifth is closed.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let (stream, a) = raw_from(&relay, "127.0.0.2", health).await;
+        assert_eq!(a.expect("answered").status, 200);
+        held.push(stream);
     }
+    let (_fifth, a) = raw_from(&relay, "127.0.0.2", health).await;
+    assert!(
+        a.is_none(),
+        "a fifth connection from one address was served"
+    );
+    relay
+        .wait_log("connection limit of one client address reached", 5)
+        .await;
+    // Another address is served meanwhile, and the first is again once one of its own closes.
+    let (_other, a) = raw_from(&relay, "127.0.0.3", health).await;
+    assert_eq!(a.expect("another address is served").status, 200);
+    held.pop();
+    wait_until("127.0.0.2 served again", DEADLINE, || async {
+        match raw_from(&relay, "127.0.0.2", health).await.1 {
+            Some(a) if a.status == 200 => Ok(()),
+            other => Err(format!("{:?}", other.map(|a| a.status))),
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -406,17 +453,11 @@ async fn serve_on(url: &str) -> (std::process::ExitStatus, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let until = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("serve on {url} did not exit");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = wait_until(&format!("serve on {url} to exit"), DEADLINE, || {
+        let exited = child.try_wait().unwrap();
+        async move { exited.ok_or("still running") }
+    })
+    .await;
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     (status, err)

@@ -579,17 +579,17 @@ impl Relay {
     /// Waits up to `within` for the process to exit (after a signal, say): its status, or
     /// `None` if it is still running then.
     pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let until = std::time::Instant::now() + within;
-        loop {
-            let child = self.child.as_mut()?;
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                return Some(status);
-            }
-            if std::time::Instant::now() > until {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let child = self.child.as_mut()?;
+        let exited = tokio::time::timeout(
+            within,
+            wait::wait_until("the relay to exit", within * 2, || {
+                let status = child.try_wait().unwrap();
+                async move { status.ok_or("running") }
+            }),
+        )
+        .await
+        .ok()?;
+        self.child = None;
+        Some(exited)
     }
 }
