@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aidlink_protocol::binding::MAX_BODY_BYTES;
+use aidlink_protocol::cookie::read_aid_value;
 use aidlink_protocol::Binding;
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -108,6 +109,12 @@ async fn read_body(
     }
 }
 
+/// Whether an `aid` is the current RTB House tags' JSON form, plain or percent-encoded.
+fn json_form(aid: &str) -> bool {
+    let aid = aid.trim_start();
+    aid.starts_with('{') || aid.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("%7b"))
+}
+
 /// Whether a body error is the length limit (anything else is a broken body).
 fn over_limit(error: &axum::Error) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
@@ -200,6 +207,18 @@ async fn accept_binding(
     .await?;
     let mut binding: Binding =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Malformed(format!("body: {e}")))?;
+    let now = now_ms();
+    // A site's backend may send the RTB House cookie's value as it is: the current tags' JSON
+    // form reads as its id, by the reader the capture module and `attrs` use.
+    match read_aid_value(&binding.aid, u64::try_from(now).unwrap_or_default()) {
+        Some(id) => binding.aid = id,
+        None if json_form(&binding.aid) => {
+            return Err(ApiError::Malformed(
+                "aid: the cookie's JSON holds no current id (expired, \"unknown\" or another eventType)".into(),
+            ))
+        }
+        None => {}
+    }
     binding
         .validate()
         .map_err(|e| ApiError::Malformed(e.to_string()))?;
@@ -212,7 +231,6 @@ async fn accept_binding(
             return Err(ApiError::Forbidden("origin not allowed for this site"));
         }
     }
-    let now = now_ms();
     binding.touch = binding
         .touch
         .map(|t| t.with_sane_time(u64::try_from(now).unwrap_or_default()));

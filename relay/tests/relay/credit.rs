@@ -107,3 +107,95 @@ async fn a_client_time_far_from_the_relays_clock_does_not_reorder_visits() {
     let t = relay.wait_status("call-92", "filtered", 5).await;
     assert_eq!(t["reason"], "filtered:traffic:utm_source", "{t}");
 }
+
+/// A binding as a site's own backend sends it: no Origin, the RTB House cookie's value as it is,
+/// a visit from `utm_source`; the Calltouch visitor id is made from the session.
+async fn backend_binding(relay: &Relay, session: &str, aid_cookie: &str, utm_source: &str) -> u16 {
+    let body = serde_json::json!({
+        "v": 1, "id": format!("backend-{session}"), "site": "38342", "session": session,
+        "ct_client": format!("2200000000{session}"), "aid": aid_cookie,
+        "touch": { "utm_source": utm_source, "path": "/landing" },
+    });
+    client()
+        .post(format!("{}/v1/bindings", relay.url))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_backend_may_send_the_current_tags_json_cookie_as_it_is() {
+    let rtb = Receiver::start().await;
+    let relay = Relay::start(&rtb, "");
+    let uuid = "6dca811d-3ccc-11f1-989d-c722ed84714f";
+    let cookie = format!(
+        "%7B%22eventType%22%3A%22aid%22%2C%22id%22%3A%22{uuid}%22%2C%22expiryDate%22%3A%222099-04-20T15%3A22%3A01.591Z%22%7D"
+    );
+    assert_eq!(
+        backend_binding(&relay, "261374995", &cookie, "yandex").await,
+        204
+    );
+    let expired = cookie.replace("2099", "2001");
+    assert_eq!(
+        backend_binding(&relay, "261374996", &expired, "yandex").await,
+        400,
+        "an expired cookie holds no id"
+    );
+    let fields = format!(
+        "leadtype=call&id=95&callphase=calldisconnected&timestamp={}&sessionId=261374995&ctClientId=2200000000261374995",
+        call_timestamp()
+    );
+    relay.webhook(&fields).await;
+    relay.wait_status("call-95", "sent", 5).await;
+    let posts = rtb.postbacks();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0].contains(&format!("aid={uuid}&")), "{posts:?}");
+}
+
+#[tokio::test]
+async fn with_dedup_attribution_cd_says_whether_rtb_house_brought_the_visit() {
+    let rtb = Receiver::start().await;
+    let relay = Relay::start(&rtb, "dedup = \"attribution\"");
+    let ours = "OursAid0123456789ab";
+    let theirs = "TheirsAid0123456789";
+    assert_eq!(
+        backend_binding(&relay, "261374997", ours, "RTB-House").await,
+        204
+    );
+    assert_eq!(
+        backend_binding(&relay, "261374998", theirs, "yandex").await,
+        204
+    );
+    for (call_id, session) in [("97", "261374997"), ("98", "261374998")] {
+        let fields = format!(
+            "leadtype=call&id={call_id}&callphase=calldisconnected&timestamp={}&sessionId={session}&ctClientId=2200000000{session}",
+            call_timestamp()
+        );
+        relay.webhook(&fields).await;
+    }
+    let ours = relay.wait_status("call-97", "sent", 5).await;
+    let theirs = relay.wait_status("call-98", "sent", 5).await;
+    assert_eq!(
+        (&ours["judged_source"], &ours["cd"]),
+        (&"RTB-House".into(), &"false".into())
+    );
+    assert_eq!(
+        (&theirs["judged_source"], &theirs["cd"]),
+        (&"yandex".into(), &"true".into())
+    );
+    let posts = rtb.postbacks();
+    let cd_of = |id: &str| {
+        posts
+            .iter()
+            .find(|p| p.contains(&format!("ct-call-{id}_")))
+            .map(|p| p.rsplit("&cd=").next().unwrap().to_string())
+    };
+    assert_eq!(
+        (cd_of("97").as_deref(), cd_of("98").as_deref()),
+        (Some("false"), Some("true"))
+    );
+}
