@@ -282,7 +282,8 @@ mod tests {
     const ATTRS: &str = "attrs=%7B%22__r_aid_v__%22%3A%22FromAttrs1%22%7D";
 
     fn id(facts: &LeadFacts) -> (Option<String>, Option<IdSource>) {
-        let choice = rtb_id(facts, "__r_aid_v__", 0);
+        // 2026-12-01: a cookie's expiryDate is judged against the time of the decision.
+        let choice = rtb_id(facts, "__r_aid_v__", 1_796_083_200_000);
         (choice.aid, choice.source)
     }
 
@@ -363,6 +364,39 @@ mod tests {
                 Some(IdSource::Attrs)
             )
         );
+    }
+
+    #[test]
+    fn attrs_in_the_json_form_count_only_with_a_current_id() {
+        let uuid = "6dca811d-3ccc-11f1-989d-c722ed84714f";
+        let attrs = |value: &str| {
+            let json = serde_json::json!({ "__r_aid_v__": value }).to_string();
+            let encoded: String = form_urlencoded::byte_serialize(json.as_bytes()).collect();
+            facts(&format!("leadtype=call&id=1&attrs={encoded}"))
+        };
+        let cookie = |body: &str| -> String {
+            percent_encoding::utf8_percent_encode(body, percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+        };
+        let current = format!(
+            r#"{{"eventType":"aid","id":"{uuid}","expiryDate":"2099-04-20T15:22:01.591Z"}}"#
+        );
+        let found = (Some(uuid.to_string()), Some(IdSource::Attrs));
+        assert_eq!(id(&attrs(&current)), found, "as JSON");
+        assert_eq!(
+            id(&attrs(&cookie(&current))),
+            found,
+            "percent-encoded, as in the cookie"
+        );
+        for absent in [
+            current.replace("2099", "2001"),
+            r#"{"eventType":"aid","id":"unknown"}"#.to_string(),
+            format!(r#"{{"eventType":"uid","id":"{uuid}"}}"#),
+            r#"{"eventType":"aid","id":"#.to_string(),
+        ] {
+            assert_eq!(id(&attrs(&absent)), (None, None), "{absent}");
+            assert_eq!(id(&attrs(&cookie(&absent))), (None, None), "{absent}");
+        }
     }
 
     fn known(aid: &str) -> IdChoice {
