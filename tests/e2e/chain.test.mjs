@@ -2,21 +2,12 @@
 // House tag and Calltouch loader, the real relay binary on loopback, and a fake RTB House.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { ACCEPTED, closeBrowser, waitFor, withDemo } from "../support/demo-session.mjs";
+import { ACCEPTED, closeBrowser, settled, waitFor, withDemo } from "../support/demo-session.mjs";
 
 after(closeBrowser);
 
 const pageCookie = (page, name) =>
   page.evaluate((n) => (document.cookie.match(new RegExp("(?:^|; )" + n + "=([^;]*)")) || [])[1] || null, name);
-
-// Every webhook event of the lead decided and nothing left in the outbox: from here on, no
-// postback for what came before can still arrive, so "exactly one" can be asserted.
-async function settled(demo, leadId) {
-  await waitFor(async () => {
-    const trail = await demo.admin(`/v1/sites/38342/leads/${leadId}`);
-    return trail && trail.events.length > 0 && trail.events.every((e) => e.reason) && (await demo.metric("aidlink_outbox_depth")) === 0;
-  }, { what: `${leadId} decided and delivered` });
-}
 
 const leadOf = (postback) => `call-${postback.tag.match(/_ct-call-(\d+)_$/)[1]}`;
 
@@ -25,6 +16,7 @@ async function callAndExpectPostback(demo, page, aid) {
   assert.ok(aid, "the page has an RTB House id");
   const mine = () => demo.peer.postbacks.filter((p) => p.aid === aid && p.status === 200);
   await waitFor(() => mine().length > 0, { what: "postback" });
+  await settled(demo, leadOf(mine()[0]));
   assert.equal(mine().length, 1, `one accepted postback for ${aid}: ${JSON.stringify(demo.peer.postbacks)}`);
   assert.match(mine()[0].tag, /_conversion_action_call_[^_]*_ct-call-\d+_$/, "a call conversion");
 }

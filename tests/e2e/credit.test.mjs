@@ -3,7 +3,7 @@
 // postback's cd from the source under the site's attribution model.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { closeBrowser, waitFor, withDemo } from "../support/demo-session.mjs";
+import { closeBrowser, settled, waitFor, withDemo } from "../support/demo-session.mjs";
 
 after(closeBrowser);
 
@@ -16,7 +16,8 @@ async function callAndReadPostback(demo, page, status) {
     const ok = demo.peer.postbacks.filter((p) => p.status === 200);
     return ok.length ? ok : null;
   }, { what: "an accepted postback" });
-  assert.equal(accepted.length, 1, JSON.stringify(demo.peer.postbacks));
+  await settled(demo, `call-${accepted[0].tag.match(/_ct-call-(\d+)_$/)[1]}`);
+  assert.equal(demo.peer.postbacks.filter((p) => p.status === 200).length, 1, JSON.stringify(demo.peer.postbacks));
   return new URL(accepted[0].url, demo.peerUrl).searchParams;
 }
 
@@ -40,5 +41,6 @@ test("a direct visit: cd=true", async () => {
     const lead = query.get("tag").match(/_ct-call-(\d+)_$/)[1];
     const trail = await demo.admin(`/v1/sites/38342/leads/call-${lead}`);
     assert.equal(trail.judged_source, "(direct)");
+    assert.equal(trail.cd, "true");
   });
 });

@@ -29,6 +29,15 @@ export async function waitFor(check, { timeout = 10000, every = 100, what = "con
   }
 }
 
+/** Waits until every webhook event of `leadId` is decided and nothing is left in the outbox:
+ * from then on no postback for what came before can still arrive, so "exactly one" holds. */
+export async function settled(demo, leadId) {
+  await waitFor(async () => {
+    const trail = await demo.admin(`/v1/sites/38342/leads/${leadId}`);
+    return trail && trail.events.length > 0 && trail.events.every((e) => e.reason) && (await demo.metric("aidlink_outbox_depth")) === 0;
+  }, { what: `${leadId} decided and delivered` });
+}
+
 export async function withDemo(name, options, body) {
   const dir = mkdtempSync(path.join(tmpdir(), "aidlink-e2e-"));
   const demo = await launchDemo({ dir, siteExtra: options.siteExtra || {} });

@@ -60,7 +60,7 @@ export async function launchDemo({ relayPort, peerPort = 0, dir, siteExtra = {},
   dir = dir || path.join(ROOT, ".aidlink");
   mkdirSync(dir, { recursive: true });
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const peer = await startPeer({ port: peerPort, relay: relayUrl, token: WEBHOOK_TOKEN, site: SITE });
+  const peer = await startPeer({ port: peerPort, relay: relayUrl, token: WEBHOOK_TOKEN, site: SITE, admin: ADMIN_TOKEN });
   const configPath = path.join(dir, "demo.toml");
   writeFileSync(configPath, demoConfig({ relayPort, peerUrl: peer.url, dir, siteExtra }));
   const bin = path.join(ROOT, "target/debug/aidlink-relay");

@@ -3,10 +3,10 @@
 //  - Calltouch: POST /demo/simulate sends Calltouch-shaped webhooks (URL-encoded, with `null`
 //    strings and personal-data fields, as Calltouch does) server-to-server to the relay.
 // The demo page reads both through GET /demo/postbacks (CORS). Used by `npm start` and the
-// end-to-end tests. Run alone: node www/demo/peer.mjs --port 8081 --relay http://127.0.0.1:8080 --token T
+// end-to-end tests. Run alone: node www/demo/peer.mjs --port 8081 --relay http://127.0.0.1:8080 --token T [--admin A]
 import { createServer } from "node:http";
 
-export async function startPeer({ port = 0, relay, token, site = "38342" }) {
+export async function startPeer({ port = 0, relay, token, site = "38342", admin = null }) {
   const postbacks = [];
   const failures = [];
   let leadSeq = 0;
@@ -19,6 +19,16 @@ export async function startPeer({ port = 0, relay, token, site = "38342" }) {
       body,
     });
     return response.status;
+  }
+
+  async function callLasts(lead) {
+    const until = Date.now() + 10_000;
+    const judged = async () => {
+      const r = await fetch(`${relay}/v1/sites/${site}/leads/${lead}`, { headers: { authorization: `Bearer ${admin}` } });
+      return r.ok && (await r.json()).events.every((e) => e.reason);
+    };
+    if (!admin) return new Promise((r) => setTimeout(r, 300));
+    while (Date.now() < until && !(await judged().catch(() => false))) await new Promise((r) => setTimeout(r, 50));
   }
 
   async function simulate(kind, session, ctClient, attrs) {
@@ -45,7 +55,9 @@ export async function startPeer({ port = 0, relay, token, site = "38342" }) {
       tags_auto_ct: "null", tags_manual: "null", ...common,
     };
     const start = await webhook({ ...call, callphase: "callconnected", duration: "0", status: "null", targetcall: "null", uniqtargetcall: "null" });
-    await new Promise((r) => setTimeout(r, 300));
+    // The call lasts until the relay has judged its start (a real one lasts far longer), so the
+    // lead's trail shows the start and the end each judged; without the admin token, 300 ms.
+    await callLasts(`call-${id}`);
     const end = await webhook({ ...call, callphase: "calldisconnected", duration: "95", status: "successful", targetcall: "target", uniqtargetcall: "uniqtarget" });
     return { lead: `call-${id}`, statuses: [start, end] };
   }
@@ -90,6 +102,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? process.argv[i + 1] : fallback;
   };
-  const peer = await startPeer({ port: Number(arg("port", 8081)), relay: arg("relay", "http://127.0.0.1:8080"), token: arg("token", "") });
+  const peer = await startPeer({ port: Number(arg("port", 8081)), relay: arg("relay", "http://127.0.0.1:8080"), token: arg("token", ""), admin: arg("admin", null) });
   console.log(`demo peer (fake Calltouch + fake RTB House) on ${peer.url}`);
 }
