@@ -7,6 +7,7 @@
 //! - `credit`: whom a lead is credited to cannot be changed by a forged binding.
 //! - `decisions`: what a lead is judged on when more arrives after it.
 //! - `delivery`: postback attempts against the fake RTB House.
+//! - `fixtures`: recorded Calltouch webhooks, by POST and by GET.
 //! - `hostile`: clients that try to exhaust the relay (slow, huge, many) are cut off.
 //! - `ingest`: webhooks and bindings in, client addresses, bodies.
 //! - `ops`: CORS, assets, health, metrics, logs, `check-config`.
@@ -20,6 +21,7 @@ mod chain;
 mod credit;
 mod decisions;
 mod delivery;
+mod fixtures;
 mod hostile;
 mod ingest;
 mod ops;
