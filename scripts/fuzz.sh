@@ -63,6 +63,17 @@ for target in "${chosen[@]}"; do
     corpus="fuzz/corpus/$target"
     artifacts="fuzz/artifacts/$target"
     mkdir -p "$corpus" "$artifacts"
+    # Seeds that live elsewhere in the repository, copied in rather than kept twice: the relay
+    # tests' recorded webhooks (without the file's last newline, which would split them into
+    # query and body) and the example configuration.
+    case "$target" in
+        webhook)
+            for f in relay/tests/fixtures/*.txt; do
+                printf '%s' "$(cat "$f")" >"$corpus/fixture-$(basename "$f" .txt)"
+            done
+            ;;
+        config) cp relay/relay.example.toml "$corpus/relay.example.toml" ;;
+    esac
     log="fuzz/artifacts/$target.log"
     say "running $target (${budget[*]})"
     started=$SECONDS

@@ -124,8 +124,7 @@ impl Server {
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Storage {
-    /// `sqlite://PATH` (embedded; default `sqlite://aidlink.db`). `postgres://…` for several
-    /// instances is planned behind the same `Store` trait and refused until it exists.
+    /// `sqlite://PATH` (embedded; default `sqlite://aidlink.db`).
     pub url: String,
     /// Bindings, settled leads (filtered, sent, dead) with their events and attempts, and
     /// delivered or dead postbacks older than this are deleted; a lead still waiting or being
@@ -143,9 +142,11 @@ impl Default for Storage {
 }
 
 impl Storage {
-    /// `retention` as a duration (validated at load).
+    /// `retention` as a duration (validated at load; the default's, should it not parse).
     pub fn retention(&self) -> Duration {
-        humantime::parse_duration(&self.retention).unwrap_or(Duration::from_secs(90 * 86_400))
+        humantime::parse_duration(&self.retention)
+            .or_else(|_| humantime::parse_duration(&Storage::default().retention))
+            .unwrap_or(Duration::MAX)
     }
 }
 
@@ -183,9 +184,11 @@ impl Default for RtbHouse {
 }
 
 impl RtbHouse {
-    /// `retry_for` as a duration (validated at load).
+    /// `retry_for` as a duration (validated at load; the default's, should it not parse).
     pub fn retry_for(&self) -> Duration {
-        humantime::parse_duration(&self.retry_for).unwrap_or(Duration::from_secs(86_400))
+        humantime::parse_duration(&self.retry_for)
+            .or_else(|_| humantime::parse_duration(&RtbHouse::default().retry_for))
+            .unwrap_or(Duration::ZERO)
     }
 }
 

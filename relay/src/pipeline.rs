@@ -210,7 +210,8 @@ impl Pipeline {
     /// clock, `batch` rows per write, then gives the freed pages back; rows deleted.
     pub async fn retain_once(&self, batch: u32) -> Result<u64, StoreError> {
         let retention = self.settings.current().storage.retention();
-        let cutoff = self.clock.now_ms() - retention.as_millis() as i64;
+        let keep = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = self.clock.now_ms().saturating_sub(keep);
         purge_before(&*self.store, cutoff, batch).await
     }
 }
