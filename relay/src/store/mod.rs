@@ -365,7 +365,7 @@ pub trait Store: Send + Sync {
     /// before `cutoff_ms`. A lead still new, waiting or retrying is never deleted.
     fn purge(&self, cutoff_ms: i64, batch: u32) -> BoxFuture<'_, Result<Purged, StoreError>>;
     /// Gives some of the space freed by deleted rows back to the file system (incremental
-    /// vacuum, a few hundred pages per call); how many free pages are left.
+    /// vacuum, up to 256 pages per call); how many free pages are left.
     fn reclaim(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
