@@ -49,7 +49,8 @@ pub struct Server {
     /// Binding POSTs accepted per client IP per minute. Default 120.
     pub bindings_per_minute_per_ip: u32,
     /// Reverse proxies whose `X-Forwarded-For` is trusted for the client IP: behind them the
-    /// client is the right-most forwarded address that is not one of them. Default none.
+    /// client is the right-most forwarded address that is not one of them (re-read on reload;
+    /// their exemption from `max_connections_per_ip` is read at start-up). Default none.
     pub trusted_proxies: Vec<IpNet>,
     /// Largest Calltouch webhook body, bytes (Calltouch sends a few KB); a larger one is
     /// refused 413 unread (a declared length) or as soon as it passes this. The site and token

@@ -33,11 +33,11 @@ impl Settings {
         match Config::load(path) {
             Ok(config) => {
                 let old = self.current();
-                if old.server.listen != config.server.listen
-                    || old.storage.url != config.storage.url
-                {
+                let waiting = restart_only_changes(&old, &config);
+                if !waiting.is_empty() {
                     tracing::warn!(
-                        "server.listen and storage.url changes take effect after a restart"
+                        keys = %waiting.join(", "),
+                        "changed keys that are read at start-up only: they take effect after a restart"
                     );
                 }
                 if let Ok(mut guard) = self.0.write() {
@@ -55,6 +55,30 @@ impl Settings {
             }
         }
     }
+}
+
+/// Keys read once at start-up (the listener, the connection limits, storage), as `section.key`.
+pub const AT_START_ONLY: [&str; 7] = [
+    "server.listen",
+    "server.header_read_timeout_ms",
+    "server.idle_timeout_ms",
+    "server.max_connections",
+    "server.max_connections_per_ip",
+    "server.shutdown_grace_ms",
+    "storage.url",
+];
+
+/// Which of [`AT_START_ONLY`] differ between `old` and `new`.
+pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let value = |config: &Config, path: &str| {
+        let (section, key) = path.split_once('.')?;
+        let table = toml::Table::try_from(config).ok()?;
+        table.get(section)?.get(key).cloned()
+    };
+    AT_START_ONLY
+        .into_iter()
+        .filter(|path| value(old, path) != value(new, path))
+        .collect()
 }
 
 /// Logs each of [`Config::warnings`] (`site[0].pkey: not set: …`) at warn level: at start
@@ -117,5 +141,31 @@ async fn watching(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(server: &str) -> Config {
+        Config::parse(&format!(
+            "[server]\nadmin_token = \"0123456789abcdef\"\n{server}\n[[site]]\nid = \"1\"\n\
+             webhook_token = \"tok-0123456789abcdef\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn keys_read_at_start_up_only_are_named_when_a_reload_changes_them() {
+        let old = config("");
+        assert!(restart_only_changes(&old, &config("")).is_empty());
+        let new =
+            config("max_connections = 100\nidle_timeout_ms = 5000\nbindings_per_minute_per_ip = 7");
+        assert_eq!(
+            restart_only_changes(&old, &new),
+            ["server.idle_timeout_ms", "server.max_connections"],
+            "the rate limit applies at once, so it is not named"
+        );
     }
 }
