@@ -1,4 +1,5 @@
-//! The per-IP limit on `POST /v1/bindings`: a token bucket per client address (capacity
+//! The per-IP limit on `POST /v1/bindings`: a token bucket per client address (an IPv6 client
+//! by its /64: [`client_key`]; capacity
 //! `server.bindings_per_minute_per_ip`, refilled at that many per minute), so there is no clock
 //! minute whose edge lets twice the limit through, and a refusal says exactly when the next
 //! request is allowed (`Retry-After`).
@@ -18,10 +19,25 @@ pub const MAX_ADDRESSES: usize = 100_000;
 
 const MINUTE_MS: i64 = 60_000;
 
+/// A request, in the bucket's units: a limit of `n` per minute refills exactly `n` units per
+/// millisecond, so no fraction of a refill is ever rounded away.
+const REQUEST: i64 = MINUTE_MS;
+
+/// The address a client is counted under: itself, or for IPv6 its /64 (one host usually holds
+/// the whole prefix, and could otherwise take a fresh limit per address).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !((1u128 << 64) - 1),
+        )),
+        v4 => v4,
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
-    /// Tokens left, in thousandths of a request (integer arithmetic, no drift).
-    milli: i64,
+    /// Tokens left, in [`REQUEST`]ths of a request (integer arithmetic, no drift).
+    units: i64,
     /// When `milli` was last brought up to date, ms.
     at_ms: i64,
 }
@@ -55,8 +71,9 @@ impl Limiter {
     /// Takes one request of `ip` at `now_ms` under a limit of `per_minute`: `Ok`, or
     /// `Err(seconds)` until one request is allowed again (rounded up, at least 1).
     pub fn take(&mut self, ip: IpAddr, per_minute: u32, now_ms: i64) -> Result<(), u64> {
+        let ip = client_key(ip);
         let per_minute = i64::from(per_minute.max(1));
-        let full = per_minute * 1000;
+        let full = per_minute * REQUEST;
         if now_ms.saturating_sub(self.swapped_ms) >= MINUTE_MS || self.current.len() >= self.cap / 2
         {
             self.previous = std::mem::take(&mut self.current);
@@ -65,24 +82,27 @@ impl Limiter {
         let bucket = match self.current.get(&ip) {
             Some(b) => *b,
             None => self.previous.remove(&ip).unwrap_or(Bucket {
-                milli: full,
+                units: full,
                 at_ms: now_ms,
             }),
         };
-        // Refill: `per_minute` requests per 60 000 ms = `per_minute` thousandths per ms / 60.
+        // Refill: `per_minute` requests per 60 000 ms = `per_minute` units per ms.
         let elapsed = now_ms.saturating_sub(bucket.at_ms).max(0);
-        let milli = (bucket.milli + elapsed.saturating_mul(per_minute) / 60).min(full);
-        let (milli, result) = if milli >= 1000 {
-            (milli - 1000, Ok(()))
+        let units = bucket
+            .units
+            .saturating_add(elapsed.saturating_mul(per_minute))
+            .min(full);
+        let (units, result) = if units >= REQUEST {
+            (units - REQUEST, Ok(()))
         } else {
-            // Thousandths missing, at `per_minute / 60` per ms: ms until a whole token.
-            let wait_ms = ((1000 - milli) * 60 + per_minute - 1) / per_minute;
-            (milli, Err(((wait_ms + 999) / 1000).max(1) as u64))
+            // Units missing, at `per_minute` per ms: ms until a whole request.
+            let wait_ms = (REQUEST - units + per_minute - 1) / per_minute;
+            (units, Err(((wait_ms + 999) / 1000).max(1) as u64))
         };
         self.current.insert(
             ip,
             Bucket {
-                milli,
+                units,
                 at_ms: now_ms,
             },
         );
@@ -122,6 +142,43 @@ mod tests {
         assert_eq!(l.take(ip(1), 12, 6_000), Err(5));
         // Another address has its own bucket.
         assert_eq!(l.take(ip(2), 12, 6_000), Ok(()));
+    }
+
+    #[test]
+    fn a_client_asking_more_often_than_its_refill_still_gets_its_share() {
+        // 10 a minute = one per 6 s; asked every 5 ms, refused in between, each refusal must
+        // not throw away the few thousandths refilled since the last.
+        let mut l = Limiter::default();
+        let mut passed = 0;
+        for t in (0..60_000).step_by(5) {
+            if l.take(ip(8), 10, t).is_ok() {
+                passed += 1;
+            }
+        }
+        assert_eq!(
+            passed,
+            10 + 9,
+            "the burst, then one per 6 s over the minute"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        let mut l = Limiter::default();
+        let host = |n: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, n));
+        for n in 0..3 {
+            assert_eq!(l.take(host(n), 3, 0), Ok(()));
+        }
+        assert!(
+            l.take(host(99), 3, 0).is_err(),
+            "another address of the same /64"
+        );
+        let other = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1));
+        assert_eq!(l.take(other, 3, 0), Ok(()));
+        assert_eq!(
+            client_key("::ffff:192.0.2.1".parse().unwrap()),
+            ip(0xc000_0201)
+        );
     }
 
     #[test]

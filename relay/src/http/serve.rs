@@ -113,20 +113,9 @@ pub struct PerAddress {
 }
 
 impl PerAddress {
-    /// The key `ip` is counted under.
-    fn key(ip: IpAddr) -> IpAddr {
-        match ip.to_canonical() {
-            IpAddr::V6(v6) => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(std::net::Ipv6Addr::from(prefix))
-            }
-            v4 => v4,
-        }
-    }
-
     /// Counts a connection from `ip` unless it already has `limit` open; the guard uncounts it.
     pub fn open(self: &Arc<Self>, ip: IpAddr, limit: usize) -> Option<AddressGuard> {
-        let key = Self::key(ip);
+        let key = super::limiter::client_key(ip);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let n = open.entry(key).or_default();
         if *n >= limit {
