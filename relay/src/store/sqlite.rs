@@ -188,6 +188,17 @@ impl Readers {
 /// batch of writes, or the WAL growing, would fail.
 const MIN_FREE_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Whether `free` bytes (as [`free_bytes`] read them; `None`: unknown, not held against the
+/// relay) leave room for the writes to come.
+fn enough_room(free: Option<u64>) -> Result<(), StoreError> {
+    match free {
+        Some(free) if free < MIN_FREE_BYTES => Err(unavailable(format!(
+            "the disk holding the database is full ({free} bytes free)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Free bytes for unprivileged writers on the file system holding `path` (`statvfs`); `None`
 /// when it cannot be read.
 fn free_bytes(path: &str) -> Option<u64> {
@@ -333,12 +344,7 @@ impl Store for Sqlite {
         });
         Box::pin(async move {
             written.await?;
-            match free_bytes(&path) {
-                Some(free) if free < MIN_FREE_BYTES => Err(unavailable(format!(
-                    "the disk holding the database is full ({free} bytes free)"
-                ))),
-                _ => Ok(()),
-            }
+            enough_room(free_bytes(&path))
         })
     }
 

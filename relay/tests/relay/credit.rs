@@ -84,11 +84,12 @@ async fn a_client_time_far_from_the_relays_clock_does_not_reorder_visits() {
         "traffic = [{ field = \"utm_source\", op = \"equals\", value = \"yandex\" }]\n\
          attribution = \"last_click\"",
     );
-    relay.bind("261374993", Some(CT_CLIENT), AID).await; // yandex, at a sane time
-                                                         // A later visit from elsewhere that claims to be from the year 2554: it must be ordered by
-                                                         // when it arrived, so it is the last visit and the lead is judged on it.
+    // Yandex, at a sane time.
+    relay.bind("261374993", Some(CT_CLIENT), AID).await;
+    // A later visit from elsewhere that claims to be from 1970: it must be ordered by when it
+    // arrived, so it is the last visit and the lead is judged on it.
     let body = serde_json::json!({
-        "v": 1, "id": "far-future", "site": "38342", "session": "261374993",
+        "v": 1, "id": "far-past", "site": "38342", "session": "261374993",
         "ct_client": CT_CLIENT, "aid": AID,
         "touch": { "utm_source": "spam", "ts": 1000 }
     });
@@ -198,4 +199,22 @@ async fn with_dedup_attribution_cd_says_whether_rtb_house_brought_the_visit() {
         (cd_of("97").as_deref(), cd_of("98").as_deref()),
         (Some("false"), Some("true"))
     );
+}
+
+#[tokio::test]
+async fn a_rotated_cookie_credits_the_visitors_newest_id_and_is_counted() {
+    let rtb = Receiver::start().await;
+    let relay = Relay::start(&rtb, "");
+    let rotated = "Rotated0123456789ab";
+    relay.bind("261374999", Some(CT_CLIENT), AID).await;
+    relay.bind("261374999", Some(CT_CLIENT), rotated).await;
+    relay
+        .webhook(&call("99", "calldisconnected", "261374999", ""))
+        .await;
+    relay.wait_status("call-99", "sent", 5).await;
+    let posts = rtb.postbacks();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0].contains(&format!("aid={rotated}&")), "{posts:?}");
+    let counted = "aidlink_id_conflicts_total{kind=\"session_ids\"} 1\n";
+    assert!(relay.metrics().await.contains(counted), "{counted}");
 }

@@ -180,6 +180,20 @@ async fn reads_do_not_wait_behind_a_long_write() {
 }
 
 #[test]
+fn under_4_mib_free_the_store_is_not_ready_and_says_the_disk_is_full() {
+    let full = super::enough_room(Some(4 * 1024 * 1024 - 1)).unwrap_err();
+    assert_eq!(
+        full.to_string(),
+        "storage unavailable: the disk holding the database is full (4194303 bytes free)"
+    );
+    assert!(super::enough_room(Some(4 * 1024 * 1024)).is_ok());
+    assert!(
+        super::enough_room(None).is_ok(),
+        "unknown is not held against it"
+    );
+}
+
+#[test]
 fn the_free_space_of_the_databases_file_system_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("aidlink.db");
