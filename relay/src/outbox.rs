@@ -284,7 +284,7 @@ impl Outbox {
                     others_at = tokio::time::Instant::now();
                 }
                 let plan = plan(concurrency, room, &sites, &waiting.held(&in_flight), others);
-                let lease = config.rtbhouse.timeout_ms as i64 + 10_000;
+                let lease = config.storage.outbox_lease_ms as i64;
                 match self.store.claim_due(now_ms(), lease, plan).await {
                     Ok(due) => {
                         // A full claim may have left more behind: claim again at once.

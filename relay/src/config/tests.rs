@@ -174,7 +174,7 @@ fn every_problem_is_reported_with_its_key_path() {
     let expected = [
         "server.listen: must be an address like 127.0.0.1:8080",
         "server.admin_token: required, at least 16 characters",
-        "storage.url: must be sqlite://PATH (postgres:// is not in this build yet)",
+        "storage.url: must be sqlite://PATH or postgres://user:password@host:port/database",
         "storage.retention: at least 1d: leads are delivered or dead-lettered within a day",
         "rtbhouse.concurrency: must be 1 to 1024",
         "rtbhouse.retry_for: not a duration (\"24h\", \"90m\")",
