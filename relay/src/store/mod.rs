@@ -8,7 +8,7 @@
 //! (`migrate-storage`).
 
 #[cfg(test)]
-mod conformance;
+pub(crate) mod conformance;
 pub mod postgres;
 pub mod rows;
 pub mod sqlite;

@@ -20,7 +20,7 @@ mod sql;
 mod write;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::str::FromStr;
 use std::time::Duration;
