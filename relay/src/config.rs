@@ -134,7 +134,8 @@ pub struct Storage {
     pub retention: String,
     /// How long a claimed postback is reserved for the instance that claimed it, ms: another
     /// instance (or this one after a crash) takes it again once this has passed without an
-    /// attempt recorded. At least `rtbhouse.timeout_ms` + 5000. Default 15000.
+    /// attempt recorded. Never less than `rtbhouse.timeout_ms` + 5000 is used (a postback
+    /// still in flight is not claimed again). Default 15000.
     pub outbox_lease_ms: u64,
     /// PostgreSQL only: connections this instance keeps open at most (1 to 256). Default 16.
     pub pool_size: u32,

@@ -66,11 +66,8 @@ impl Config {
         if let Err(why) = crate::store::check_url(&self.storage.url) {
             bad("storage.url".into(), &why);
         }
-        if self.storage.outbox_lease_ms < self.rtbhouse.timeout_ms + 5_000 {
-            bad(
-                "storage.outbox_lease_ms".into(),
-                "at least rtbhouse.timeout_ms + 5000: a postback still in flight must not be claimed again",
-            );
+        if self.storage.outbox_lease_ms == 0 {
+            bad("storage.outbox_lease_ms".into(), "must be at least 1");
         }
         if !(1..=256).contains(&self.storage.pool_size) {
             bad("storage.pool_size".into(), "must be 1 to 256");
