@@ -3,6 +3,7 @@
 //! that records postbacks and answers with scripted statuses).
 
 pub mod fault;
+pub mod proxy;
 pub mod storage;
 mod wait;
 
@@ -269,6 +270,18 @@ impl Relay {
     ) -> Relay {
         let dir = tempfile::tempdir().unwrap();
         let storage = storage::url_for(dir.path());
+        Relay::start_on(dir, storage, endpoint, site_extra, server_extra, serve_args)
+    }
+
+    /// A relay on the given storage (several relays may share one).
+    pub fn start_on(
+        dir: tempfile::TempDir,
+        storage: String,
+        endpoint: String,
+        site_extra: &str,
+        server_extra: &str,
+        serve_args: &[&str],
+    ) -> Relay {
         let mut relay = Relay {
             dir,
             url: String::new(),
