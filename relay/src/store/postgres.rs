@@ -13,12 +13,15 @@
 //! and resolves after its commit; a lost connection is an error (503 upstream), and the pool
 //! opens new connections as soon as the server answers again.
 
+mod jobs;
 mod read;
 mod rows;
 mod schema;
 mod sql;
 mod write;
 
+#[cfg(test)]
+mod instances;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -139,7 +142,7 @@ impl Postgres {
     /// Connects to `url` (`postgres://…`), migrates the schema (under an advisory lock) and
     /// keeps a pool per `options`. Fails when the server cannot be reached now.
     pub async fn open(url: &str, options: &Options) -> Result<Postgres, StoreError> {
-        check_url(url).map_err(|e| StoreError::Unsupported(e))?;
+        check_url(url).map_err(StoreError::Unsupported)?;
         let mut config = tokio_postgres::Config::from_str(url).map_err(unavailable)?;
         let timeout_ms = options.statement_timeout.as_millis();
         let mut server_options = config.get_options().unwrap_or_default().to_string();
@@ -169,7 +172,7 @@ impl Postgres {
         };
         let migrated = store
             .with(Box::new(|conn| {
-                Box::pin(async move { Ok(schema::migrate(&mut **conn).await?) })
+                Box::pin(async move { Ok(schema::migrate(conn).await?) })
             }))
             .await?;
         if migrated.applied > 0 {
@@ -208,37 +211,6 @@ macro_rules! op {
     (|$conn:ident| $body:expr) => {
         Box::new(move |$conn: &mut Object| Box::pin(async move { $body }))
     };
-}
-
-/// The session-level advisory lock of one periodic job, held on its own pooled connection;
-/// dropped, it is released (or its connection closed, which releases it too).
-struct JobLock {
-    conn: Option<Object>,
-    job: &'static str,
-}
-
-const TRY_LOCK: &str =
-    "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':aidlink:job:' || $1))";
-const UNLOCK: &str =
-    "SELECT pg_advisory_unlock(hashtext(current_schema() || ':aidlink:job:' || $1))";
-
-impl Drop for JobLock {
-    fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else {
-            return;
-        };
-        let job = self.job;
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if conn.query_one(UNLOCK, &[&job]).await.is_err() {
-                        drop(Object::take(conn));
-                    }
-                });
-            }
-            Err(_) => drop(Object::take(conn)),
-        }
-    }
 }
 
 impl Store for Postgres {
@@ -395,17 +367,7 @@ impl Store for Postgres {
     fn exclusive(&self, job: &'static str) -> BoxFuture<'_, Result<Option<Turn>, StoreError>> {
         Box::pin(async move {
             let conn = self.pool.get().await.map_err(pool_error)?;
-            let row = tokio::time::timeout(self.answer_within, conn.query_one(TRY_LOCK, &[&job]))
-                .await
-                .map_err(|_| unavailable("PostgreSQL: no answer to the job lock"))?
-                .map_err(|e| db_error(&e))?;
-            let held: bool = row.get(0);
-            Ok(held.then(|| {
-                Turn::holding(JobLock {
-                    conn: Some(conn),
-                    job,
-                })
-            }))
+            jobs::try_lock(conn, job, self.answer_within).await
         })
     }
 }
