@@ -451,3 +451,25 @@ fn connection_limits_out_of_range_are_named_by_key() {
         "below the unit's TimeoutStopSec"
     );
 }
+
+#[test]
+fn postgres_storage_and_its_pool_are_checked_with_their_key_paths() {
+    let ok = with_site("[storage]\nurl = \"postgres://aidlink:secret@db:5432/aidlink\"\n");
+    let config = Config::parse(&ok).expect("a postgres:// URL is a valid storage");
+    assert_eq!(config.storage.pool_size, 16);
+    let text = with_site(
+        "[storage]\nurl = \"postgres://aidlink@db/aidlink?sslmode=require\"\npool_size = 0\n\
+         statement_timeout_ms = 5\n",
+    );
+    let lines = Config::parse(&text).unwrap_err().lines();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("storage.url: sslmode=require: "),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1], "storage.pool_size: must be 1 to 256");
+    assert_eq!(
+        lines[2],
+        "storage.statement_timeout_ms: must be 100 to 600000 (10 min)"
+    );
+}

@@ -12,6 +12,7 @@
 //! - `hostile`: clients that try to exhaust the relay (slow, huge, many) are cut off.
 //! - `ingest`: webhooks and bindings in, client addresses, bodies.
 //! - `instances`: several relays on one PostgreSQL database; the database going away.
+//! - `migrate`: `migrate-storage` moves a relay's data to another storage.
 //! - `ops`: CORS, assets, health, metrics, logs, `check-config`.
 //! - `refusals`: bad input gets the right status and stores nothing.
 //! - `router`: `app(state)` with `oneshot`, storage that cannot commit.
@@ -27,6 +28,7 @@ mod fixtures;
 mod hostile;
 mod ingest;
 mod instances;
+mod migrate;
 mod ops;
 mod refusals;
 mod router;
