@@ -24,6 +24,7 @@ import { loadavg, cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createInterface } from "node:readline";
+import { postgresBench } from "./bench/postgres.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
@@ -554,6 +555,7 @@ async function main() {
   await bench("postbacks", postbacks);
   await bench("fairness", fairness);
   await bench("retention", retention);
+  await bench("postgres", () => postgresBench({ wrk, startServer, stop, load, receiver, row, fmt, ratioText, log, work, relayBin, size, details, features, ADMIN, TOKEN, HASH, SITE_A, INGEST, WEBHOOKS }));
   const load1 = loadavg();
   const env = {
     started: startedAt.toISOString(),

@@ -21,7 +21,9 @@
 //   AIDLINK_RELIABILITY_KILLS      SIGKILLs in the crash part          (25;  quick 3)
 //   AIDLINK_RELIABILITY_WORKERS    concurrent clients in the crash part (16; quick 6)
 //   AIDLINK_RELIABILITY_LEADS      leads in the outage part            (60;  quick 10)
-//   AIDLINK_RELIABILITY_PARTS      comma-separated subset: crash,outage,storage,hostile
+//   instances three relays on one PostgreSQL database, one SIGKILLed at a time
+//             (scripts/reliability/instances.mjs): every lead sent once with its visitor's id.
+//   AIDLINK_RELIABILITY_PARTS      comma-separated subset: crash,outage,storage,hostile,instances
 //   AIDLINK_RELIABILITY_KEEP=1     keep the work folder (databases, logs, results.json)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync, readFileSync, openSync, writeSync, closeSync, readdirSync, statSync } from "node:fs";
@@ -31,6 +33,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createInterface } from "node:readline";
 import { connect } from "node:net";
+import { instances } from "./reliability/instances.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
@@ -41,7 +44,7 @@ const size = {
   leads: num("AIDLINK_RELIABILITY_LEADS", 60, 10),
   faultSeconds: quick ? 1.5 : 5,
 };
-const parts = (process.env.AIDLINK_RELIABILITY_PARTS ?? "crash,outage,storage,hostile").split(",");
+const parts = (process.env.AIDLINK_RELIABILITY_PARTS ?? "crash,outage,storage,hostile,instances").split(",");
 const bin = process.env.AIDLINK_RELIABILITY_BIN ?? join(root, "target", "release");
 const relayBin = join(bin, "aidlink-relay");
 const work = join(bin, "..", quick ? "reliability-quick" : "reliability");
@@ -957,6 +960,10 @@ async function main() {
   if (parts.includes("outage")) await part("outage", outage);
   if (parts.includes("storage")) await part("storage", storage);
   if (parts.includes("hostile")) await part("hostile", hostile);
+  if (parts.includes("instances")) {
+    const ctx = { work, size, quick, row, receiver, startRelay, kill, bind, request, trail, metrics, waitFor, config, aidOf, callBody, TOKEN, SITE, rand };
+    await part("instances", () => instances(ctx));
+  }
   const env = {
     started: startedAt.toISOString(),
     seconds: Math.round((Date.now() - startedAt) / 1000),
@@ -976,7 +983,7 @@ async function main() {
   for (const c of cells) console.log(line(c));
   console.log(`\ndetails: ${join(work, "results.json")}`);
   if (!process.env.AIDLINK_RELIABILITY_KEEP) {
-    for (const p of ["crash", "outage", "storage", "hostile"]) rmSync(join(work, p), { recursive: true, force: true });
+    for (const p of ["crash", "outage", "storage", "hostile", "instances"]) rmSync(join(work, p), { recursive: true, force: true });
   }
   if (failed.size) {
     console.log(`\ninvariants failed in: ${[...failed].join(", ")}`);

@@ -19,4 +19,9 @@ cargo build --release -q -p aidlink-relay --bins
 target_dir="$(cargo metadata --format-version 1 --no-deps | node -e \
     'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 export AIDLINK_RELIABILITY_BIN="${AIDLINK_RELIABILITY_BIN:-$target_dir/release}"
-exec node scripts/reliability.mjs "$@"
+# PostgreSQL for the several-instance part (scripts/reliability/instances.mjs), removed on exit.
+. scripts/postgres.sh
+aidlink_postgres_start
+status=0
+node scripts/reliability.mjs "$@" || status=$?
+exit "$status"

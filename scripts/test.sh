@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
+# A throwaway PostgreSQL for the PostgreSQL store's tests and the second run of the relay
+# suite (stopped and removed when this script exits).
+. scripts/postgres.sh
+aidlink_postgres_start
+export AIDLINK_REQUIRE_POSTGRES=1
 
 passed=0
 step() {
@@ -27,7 +32,9 @@ step "doc references" node scripts/check-doc-refs.mjs
 step "clippy (host)" cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy -p aidlink --target wasm32-unknown-unknown -- -D warnings
 step "cargo deny" cargo deny --workspace check licenses bans sources
-step "host tests" cargo test --workspace
+step "host tests (the PostgreSQL store's against the throwaway server)" cargo test --workspace
+step "relay integration suite again, on PostgreSQL (three instances, database outage)" \
+    env AIDLINK_TEST_STORAGE="$AIDLINK_TEST_POSTGRES" cargo test -p aidlink-relay --test relay
 step "fuzz (quick: each target 15 s; npm run fuzz for 10 M inputs each)" bash scripts/fuzz.sh --quick
 step "browser and node tests (wasm-bindgen-test)" cargo test -p aidlink --target wasm32-unknown-unknown
 step "release bundle" bash scripts/build-wasm.sh

@@ -125,12 +125,29 @@ impl Server {
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Storage {
-    /// `sqlite://PATH` (embedded; default `sqlite://aidlink.db`).
+    /// `sqlite://PATH` (embedded; default `sqlite://aidlink.db`), or
+    /// `postgres://user:password@host:5432/database` (also `postgresql://`), which several
+    /// relay instances can share.
     pub url: String,
     /// Bindings, settled leads (filtered, sent, dead) with their events and attempts, and
     /// delivered or dead postbacks older than this are deleted; a lead still waiting or being
     /// retried never is. Default `90d`.
     pub retention: String,
+    /// How long a claimed postback is reserved for the instance that claimed it, ms: another
+    /// instance (or this one after a crash) takes it again once this has passed without an
+    /// attempt recorded. Never less than `rtbhouse.timeout_ms` + 5000 is used (a postback
+    /// still in flight is not claimed again). Default 15000.
+    pub outbox_lease_ms: u64,
+    /// PostgreSQL only: connections this instance keeps open at most (1 to 256). Default 16.
+    pub pool_size: u32,
+    /// PostgreSQL only: how long opening one connection may take, ms. Default 5000.
+    pub connect_timeout_ms: u64,
+    /// PostgreSQL only: how long a request waits for a free connection of the pool, ms; then
+    /// it is refused with 503. Default 5000.
+    pub acquire_timeout_ms: u64,
+    /// PostgreSQL only: the longest one statement may run, ms (the server cancels it; the relay
+    /// also gives up on an answer this late). Default 10000.
+    pub statement_timeout_ms: u64,
 }
 
 impl Default for Storage {
@@ -138,6 +155,11 @@ impl Default for Storage {
         Storage {
             url: "sqlite://aidlink.db".into(),
             retention: "90d".into(),
+            outbox_lease_ms: 15_000,
+            pool_size: 16,
+            connect_timeout_ms: 5_000,
+            acquire_timeout_ms: 5_000,
+            statement_timeout_ms: 10_000,
         }
     }
 }

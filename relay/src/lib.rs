@@ -5,9 +5,13 @@
 //! - [`http`]: ingest (`POST /v1/bindings`, `/v1/calltouch/{site}`), the decision log API,
 //!   the capture bundle and `/healthz` `/readyz` `/metrics`; one error type sets every status.
 //! - [`webhook`]: a Calltouch webhook's fields → a [`webhook::Lead`] without personal data.
-//! - [`store`]: the durable [`store::Store`] trait and its SQLite implementation (WAL, group
-//!   commit on one writer, reads on their own connections); it loads facts and writes
-//!   verdicts; nothing is acknowledged before it is committed.
+//! - [`store`]: the durable [`store::Store`] trait and its implementations: SQLite (WAL, group
+//!   commit on one writer, reads on their own connections) and PostgreSQL (a bounded pool,
+//!   shared by several instances: outbox claims with `SKIP LOCKED` and leases, one postback
+//!   per lead by key, advisory locks for periodic jobs); it loads facts and writes verdicts;
+//!   nothing is acknowledged before it is committed.
+//! - [`migrate`]: `migrate-storage`, a whole store copied into another (SQLite to
+//!   PostgreSQL, or back), verified by counts.
 //! - [`pipeline`]: "decide this lead now" (load facts → judge → record), the sweep of leads
 //!   left undecided, and retention.
 //! - [`decide`]: the rules, pure: switch → RTB House id → call end → metrics → tags → traffic
@@ -28,6 +32,7 @@ pub mod config;
 pub mod decide;
 pub mod http;
 pub mod metrics;
+pub mod migrate;
 pub mod outbox;
 pub mod pipeline;
 pub mod postback;

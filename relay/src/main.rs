@@ -1,4 +1,4 @@
-//! `aidlink-relay`: `serve`, `check-config`, `replay` (docs/contract.md). The library holds the
+//! `aidlink-relay`: `serve`, `check-config`, `replay`, `migrate-storage` (docs/contract.md). The library holds the
 //! logic; this file only wires it to the command line, the process and its signals.
 
 use std::net::SocketAddr;
@@ -11,6 +11,7 @@ use aidlink_relay::clock::now_ms;
 use aidlink_relay::config::Config;
 use aidlink_relay::http::{self, AppState};
 use aidlink_relay::metrics::Metrics;
+use aidlink_relay::migrate;
 use aidlink_relay::outbox::{self, Outbox};
 use aidlink_relay::reload::{self, Settings};
 use aidlink_relay::store;
@@ -65,6 +66,39 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Copy everything stored (bindings, leads, their events, the outbox, delivery attempts)
+    /// from one storage to another, e.g. SQLite to PostgreSQL. Stop the relays first. Refuses a
+    /// target that already holds rows unless --resume; rows already copied are skipped, so a
+    /// second run adds nothing. Prints progress, then each table's counts; exits non-zero when
+    /// the target's counts differ from the source's.
+    MigrateStorage {
+        /// Source storage URL (sqlite://PATH or postgres://…).
+        #[arg(long)]
+        from: String,
+        /// Target storage URL (created and migrated when new).
+        #[arg(long)]
+        to: String,
+        /// Continue an interrupted copy into a target that already holds some of the rows.
+        #[arg(long)]
+        resume: bool,
+        /// Rows per batch.
+        #[arg(long, default_value_t = 1000)]
+        batch: u32,
+    },
+}
+
+/// `url` with its password hidden, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// How often leads left undecided (a failed decision) are decided again.
@@ -107,6 +141,12 @@ fn main() -> ExitCode {
             };
             report(runtime().and_then(|rt| rt.block_on(replay(config, site, lead, force))))
         }
+        Command::MigrateStorage {
+            from,
+            to,
+            resume,
+            batch,
+        } => report(runtime().and_then(|rt| rt.block_on(migrate_storage(from, to, resume, batch)))),
         Command::Serve { config: path } => {
             let config = match load(&path) {
                 Ok(c) => c,
@@ -156,7 +196,7 @@ async fn replay(
         config.site(&site).is_some(),
         "--site {site}: not in the configuration"
     );
-    let store = store::open(&config.storage.url)?;
+    let store = store::open(&config.storage).await?;
     let letters = store.dead_letters(site.clone(), lead.clone()).await?;
     let (requeue, refused) = outbox::replayable(letters, now_ms(), force);
     for (lead_id, why) in &refused {
@@ -177,14 +217,58 @@ async fn replay(
     Ok(())
 }
 
+async fn migrate_storage(from: String, to: String, resume: bool, batch: u32) -> anyhow::Result<()> {
+    anyhow::ensure!(from != to, "--from and --to name the same storage");
+    anyhow::ensure!((1..=10_000).contains(&batch), "--batch: must be 1 to 10000");
+    let source = store::rows::open(&from)
+        .await
+        .with_context(|| format!("--from {}: cannot open", redact(&from)))?;
+    let target = store::rows::open(&to)
+        .await
+        .with_context(|| format!("--to {}: cannot open", redact(&to)))?;
+    println!("copying {} → {}", redact(&from), redact(&to));
+    let options = migrate::Options { resume, batch };
+    let report = migrate::copy(&*source, &*target, options, &mut |p| {
+        println!(
+            "  {}: {} of {} rows read, {} new in the target",
+            p.table.name(),
+            p.read,
+            p.of,
+            p.new
+        )
+    })
+    .await;
+    match report {
+        Ok(report) => {
+            for t in &report.tables {
+                println!(
+                    "{}: source {}, target {} ({} copied now)",
+                    t.table.name(),
+                    t.source,
+                    t.target,
+                    t.new
+                );
+            }
+            println!("counts match: the copy is complete");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn serve(config: Config, path: PathBuf) -> anyhow::Result<()> {
     let listen: SocketAddr = config.server.listen.parse().context("server.listen")?;
     let url = config.storage.url.clone();
-    let store = store::open(&url).with_context(|| format!("storage.url = {url:?}: cannot open"))?;
+    let store = store::open(&config.storage)
+        .await
+        .with_context(|| format!("storage.url = {}: cannot open", redact(&url)))?;
     // Refuse to start on storage that answers reads but cannot commit (a read-only file or
     // directory, a full disk): every webhook would be refused with 503.
     store.probe_write(now_ms()).await.with_context(|| {
-        format!("storage.url = {url:?}: cannot write (read-only file or directory, or disk full?)")
+        format!(
+            "storage.url = {}: cannot write (read-only file or directory, or disk full?)",
+            redact(&url)
+        )
     })?;
     let limits = http::serve::Limits::from_config(&config.server);
     reload::log_warnings(&config);

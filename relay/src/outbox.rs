@@ -160,6 +160,13 @@ pub fn retry_after_secs(value: &str, now: SystemTime) -> Option<u64> {
     })
 }
 
+/// How long a claim is reserved, ms: `storage.outbox_lease_ms`, and never less than one
+/// postback's timeout and 5 s more, so a postback still in flight is not claimed again.
+pub fn outbox_lease_ms(config: &Config) -> i64 {
+    let floor = config.rtbhouse.timeout_ms.saturating_add(5_000);
+    config.storage.outbox_lease_ms.max(floor) as i64
+}
+
 /// The delivery worker.
 pub struct Outbox {
     /// Storage.
@@ -284,7 +291,7 @@ impl Outbox {
                     others_at = tokio::time::Instant::now();
                 }
                 let plan = plan(concurrency, room, &sites, &waiting.held(&in_flight), others);
-                let lease = config.rtbhouse.timeout_ms as i64 + 10_000;
+                let lease = outbox_lease_ms(&config);
                 match self.store.claim_due(now_ms(), lease, plan).await {
                     Ok(due) => {
                         // A full claim may have left more behind: claim again at once.

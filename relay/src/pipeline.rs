@@ -185,8 +185,24 @@ impl Pipeline {
         tick.tick().await; // the first tick is immediate; start-up has just decided what it found
         loop {
             tick.tick().await;
+            // Instances sharing the storage take turns; the others wait for the next tick.
+            let Some(_turn) = self.turn("sweep").await else {
+                continue;
+            };
             if let Err(e) = self.decide_undecided(false).await {
                 tracing::warn!(error = %e, "sweep: cannot list undecided leads");
+            }
+        }
+    }
+
+    /// This instance's turn at a periodic job, when no other instance sharing the storage has
+    /// it (and storage answers).
+    async fn turn(&self, job: &'static str) -> Option<crate::store::Turn> {
+        match self.store.exclusive(job).await {
+            Ok(turn) => turn,
+            Err(e) => {
+                tracing::warn!(job, error = %e, "periodic job skipped: storage unavailable");
+                None
             }
         }
     }
@@ -198,6 +214,9 @@ impl Pipeline {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            let Some(_turn) = self.turn("retention").await else {
+                continue;
+            };
             match self.retain_once(batch).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rows = n, "retention: old rows deleted"),

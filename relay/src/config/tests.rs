@@ -174,7 +174,7 @@ fn every_problem_is_reported_with_its_key_path() {
     let expected = [
         "server.listen: must be an address like 127.0.0.1:8080",
         "server.admin_token: required, at least 16 characters",
-        "storage.url: must be sqlite://PATH (postgres:// is not in this build yet)",
+        "storage.url: must be sqlite://PATH or postgres://user:password@host:port/database",
         "storage.retention: at least 1d: leads are delivered or dead-lettered within a day",
         "rtbhouse.concurrency: must be 1 to 1024",
         "rtbhouse.retry_for: not a duration (\"24h\", \"90m\")",
@@ -481,4 +481,26 @@ fn the_public_contract_names_every_key_of_the_example() {
     // Shown commented out in both (it has no default): not a key of either document.
     example.retain(|k| k != "server.static_dir");
     assert_eq!(keys(block), example);
+}
+
+#[test]
+fn postgres_storage_and_its_pool_are_checked_with_their_key_paths() {
+    let ok = with_site("[storage]\nurl = \"postgres://aidlink:secret@db:5432/aidlink\"\n");
+    let config = Config::parse(&ok).expect("a postgres:// URL is a valid storage");
+    assert_eq!(config.storage.pool_size, 16);
+    let text = with_site(
+        "[storage]\nurl = \"postgres://aidlink@db/aidlink?sslmode=require\"\npool_size = 0\n\
+         statement_timeout_ms = 5\n",
+    );
+    let lines = Config::parse(&text).unwrap_err().lines();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("storage.url: sslmode=require: "),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1], "storage.pool_size: must be 1 to 256");
+    assert_eq!(
+        lines[2],
+        "storage.statement_timeout_ms: must be 100 to 600000 (10 min)"
+    );
 }

@@ -63,16 +63,23 @@ impl Config {
                 "at most 300000 (5 min); keep systemd's TimeoutStopSec above it",
             );
         }
-        let sqlite_ok = self
-            .storage
-            .url
-            .strip_prefix("sqlite://")
-            .is_some_and(|p| !p.is_empty());
-        if !sqlite_ok {
-            bad(
-                "storage.url".into(),
-                "must be sqlite://PATH (postgres:// is not in this build yet)",
-            );
+        if let Err(why) = crate::store::check_url(&self.storage.url) {
+            bad("storage.url".into(), &why);
+        }
+        if self.storage.outbox_lease_ms == 0 {
+            bad("storage.outbox_lease_ms".into(), "must be at least 1");
+        }
+        if !(1..=256).contains(&self.storage.pool_size) {
+            bad("storage.pool_size".into(), "must be 1 to 256");
+        }
+        for (key, value) in [
+            ("connect_timeout_ms", self.storage.connect_timeout_ms),
+            ("acquire_timeout_ms", self.storage.acquire_timeout_ms),
+            ("statement_timeout_ms", self.storage.statement_timeout_ms),
+        ] {
+            if !(100..=600_000).contains(&value) {
+                bad(format!("storage.{key}"), "must be 100 to 600000 (10 min)");
+            }
         }
         match humantime::parse_duration(&self.storage.retention) {
             Ok(d) if d >= std::time::Duration::from_secs(86_400) => {}

@@ -345,3 +345,12 @@ fn a_postback_past_24_hours_is_not_sent() {
         Err("site no longer configured".into())
     );
 }
+
+#[test]
+fn a_claim_is_never_leased_for_less_than_a_postback_can_take() {
+    let mut config =
+        crate::config::Config::parse(include_str!("../../relay.example.toml")).unwrap();
+    assert_eq!(outbox_lease_ms(&config), 15_000, "storage.outbox_lease_ms");
+    config.rtbhouse.timeout_ms = 20_000;
+    assert_eq!(outbox_lease_ms(&config), 25_000, "the timeout and 5 s more");
+}

@@ -49,7 +49,7 @@ fn send(lead: &crate::webhook::Lead, aid: &str, at: i64, cd: Cd) -> Verdict {
 }
 
 /// Stores a call's event and queues its postback to `aid`, as a decision would.
-async fn queue(store: &dyn Store, site: &str, id: &str, aid: &str, at: i64) {
+pub async fn queue(store: &dyn Store, site: &str, id: &str, aid: &str, at: i64) {
     queue_cd(store, site, id, aid, at, Cd::Default).await
 }
 

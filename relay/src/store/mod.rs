@@ -1,13 +1,16 @@
-//! Durable storage behind one trait, [`Store`], so a PostgreSQL implementation can follow for
-//! several instances. The store loads facts and writes results; it decides nothing (the rules
+//! Durable storage behind one trait, [`Store`]: embedded SQLite for one relay, PostgreSQL for
+//! several relays sharing one database. The store loads facts and writes results; it decides nothing (the rules
 //! are [`crate::decide`], the order of work is [`crate::pipeline`]). Every write resolves only
 //! once it is committed: the HTTP layer acknowledges nothing that is not durable. Reads that a
 //! decision, the lead API or `/metrics` needs never wait behind writes. [`sqlite`] is the
-//! embedded implementation; the conformance suite (`conformance`, tests only) is the bar every
-//! backend passes.
+//! embedded implementation, [`postgres`] the shared one; the conformance suite (`conformance`,
+//! tests only) is the bar every backend passes. [`rows`] moves whole tables between backends
+//! (`migrate-storage`).
 
 #[cfg(test)]
-mod conformance;
+pub(crate) mod conformance;
+pub mod postgres;
+pub mod rows;
 pub mod sqlite;
 
 use std::future::Future;
@@ -367,14 +370,57 @@ pub trait Store: Send + Sync {
     /// Gives some of the space freed by deleted rows back to the file system (incremental
     /// vacuum, up to 256 pages per call); how many free pages are left.
     fn reclaim(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// This instance's turn at a periodic job (`"sweep"`, `"retention"`) that must not run on
+    /// several instances sharing the storage at once: `None` while another holds it; the turn
+    /// lasts until the guard is dropped. A store only one process uses always gives it.
+    fn exclusive(&self, job: &'static str) -> BoxFuture<'_, Result<Option<Turn>, StoreError>> {
+        let _ = job;
+        Box::pin(async { Ok(Some(Turn::default())) })
+    }
 }
 
-/// Opens the store named by `storage.url`.
-pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    match url.strip_prefix("sqlite://") {
-        Some(path) => Ok(Arc::new(sqlite::Sqlite::open(path)?)),
-        None => Err(StoreError::Unsupported(format!(
-            "{url}: only sqlite://PATH is available in this build"
-        ))),
+/// An instance's turn at a periodic job ([`Store::exclusive`]); dropping it ends the turn.
+#[derive(Default)]
+pub struct Turn {
+    _held: Option<Box<dyn Send + Sync>>,
+}
+
+impl Turn {
+    /// A turn that ends when `held` is dropped.
+    pub fn holding(held: impl Send + Sync + 'static) -> Turn {
+        Turn {
+            _held: Some(Box::new(held)),
+        }
     }
+}
+
+/// Opens (creating or migrating) the store named by `storage.url`, with the pool settings of
+/// `[storage]` for PostgreSQL.
+pub async fn open(storage: &crate::config::Storage) -> Result<Arc<dyn Store>, StoreError> {
+    let url = storage.url.as_str();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return Ok(Arc::new(sqlite::Sqlite::open(path)?));
+    }
+    if postgres::is_postgres(url) {
+        let options = postgres::Options::from_config(storage);
+        return Ok(Arc::new(postgres::Postgres::open(url, &options).await?));
+    }
+    Err(StoreError::Unsupported(format!(
+        "{url}: not sqlite://PATH or postgres://…"
+    )))
+}
+
+/// Whether `storage.url` names a backend this build has, and is well-formed; why not.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return if path.is_empty() {
+            Err("sqlite:// needs a file path (sqlite://aidlink.db)".into())
+        } else {
+            Ok(())
+        };
+    }
+    if postgres::is_postgres(url) {
+        return postgres::check_url(url);
+    }
+    Err("must be sqlite://PATH or postgres://user:password@host:port/database".into())
 }

@@ -9,6 +9,7 @@
 //! commit while the writer works, so no read waits behind a write and no write behind a read.
 
 mod read;
+mod rows;
 mod schema;
 mod sql;
 mod write;
@@ -299,7 +300,8 @@ pub(crate) enum OutboxState {
 }
 
 impl OutboxState {
-    fn as_str(self) -> &'static str {
+    /// The stored name (both backends store the same words).
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             OutboxState::Retrying => "retrying",
             OutboxState::Sent => "sent",

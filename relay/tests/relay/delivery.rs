@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::support::*;
+use aidlink_relay::store::rows::{Table, Value};
 
 #[tokio::test]
 async fn replay_after_fixing_the_pkey_sends_the_new_pkey_once() {
@@ -127,15 +128,18 @@ async fn retry_after_as_an_http_date_is_honoured() {
         1,
         "not retried before the date: {posts:?}"
     );
-    let db = rusqlite::Connection::open(relay.dir.path().join("aidlink.db")).unwrap();
-    let (next_at, attempted_at): (i64, i64) = db
-        .query_row(
-            "SELECT o.next_at_ms, a.at_ms FROM outbox o JOIN attempts a USING (site, lead_id) \
-             WHERE lead_id = 'call-52'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+    let tables = aidlink_relay::store::rows::open(&relay.storage)
+        .await
         .unwrap();
+    let outbox = tables.read_rows(Table::Outbox, None, 100).await.unwrap();
+    let row = outbox
+        .iter()
+        .find(|r| r[1] == Value::Text("call-52".into()))
+        .expect("call-52 in the outbox");
+    let Value::Int(next_at) = row[8] else {
+        panic!("next_at_ms: {row:?}")
+    };
+    let attempted_at = t["attempts"][0]["at_ms"].as_i64().unwrap();
     assert!(
         next_at - attempted_at >= 3_590_000,
         "next attempt {} ms after the 503",

@@ -411,10 +411,11 @@ fn router(store: crate::support::fault::Faulty) -> axum::Router {
 async fn readyz_is_503_with_the_reason_when_storage_reads_but_cannot_commit() {
     let dir = tempfile::tempdir().unwrap();
     // Reads work (ping answers); every write fails, as on a full disk or read-only file.
-    let store = crate::support::fault::Faulty::sqlite(
-        &dir.path().join("a.db"),
+    let store = crate::support::fault::Faulty::fresh(
+        dir.path(),
         Box::new(|method, _| method == "probe_write"),
-    );
+    )
+    .await;
     let ready = Request::get("/readyz").body(Body::empty()).unwrap();
     let response = router(store).oneshot(ready).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -427,8 +428,8 @@ async fn readyz_is_503_with_the_reason_when_storage_reads_but_cannot_commit() {
     assert!(error.starts_with("storage cannot commit: "), "{error}");
     assert!(error.contains("disk I/O error"), "{error}");
 
-    let store =
-        crate::support::fault::Faulty::sqlite(&dir.path().join("b.db"), Box::new(|_, _| false));
+    let other = tempfile::tempdir().unwrap();
+    let store = crate::support::fault::Faulty::fresh(other.path(), Box::new(|_, _| false)).await;
     let ready = Request::get("/readyz").body(Body::empty()).unwrap();
     let response = router(store).oneshot(ready).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -437,13 +438,7 @@ async fn readyz_is_503_with_the_reason_when_storage_reads_but_cannot_commit() {
 /// `serve` on `url`: its exit status and stderr (it must exit by itself).
 async fn serve_on(url: &str) -> (std::process::ExitStatus, String) {
     let dir = tempfile::tempdir().unwrap();
-    let config = Relay::config_text(
-        "http://127.0.0.1:9/{region}",
-        "",
-        "",
-        std::path::Path::new("x"),
-    )
-    .replace("sqlite://x", url);
+    let config = Relay::config_text("http://127.0.0.1:9/{region}", "", "", url);
     let path = dir.path().join("relay.toml");
     std::fs::write(&path, config).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aidlink-relay"))

@@ -1,4 +1,5 @@
-//! The relay's integration tests, one binary (`cargo test -p aidlink-relay --test relay`),
+//! The relay's integration tests, one binary (`cargo test -p aidlink-relay --test relay`; run
+//! again with `AIDLINK_TEST_STORAGE=postgres://…` for the PostgreSQL backend: `support::storage`),
 //! with the helpers they share in `support/`: the real `aidlink-relay` binary on loopback
 //! (`Relay`), a fake RTB House (`Receiver`), the one wait helper (`wait_until`) and the one
 //! fake `Store` (`support::fault`). Webhook fixtures are in `relay/tests/fixtures/`.
@@ -10,6 +11,8 @@
 //! - `fixtures`: recorded Calltouch webhooks, by POST and by GET.
 //! - `hostile`: clients that try to exhaust the relay (slow, huge, many) are cut off.
 //! - `ingest`: webhooks and bindings in, client addresses, bodies.
+//! - `instances`: several relays on one PostgreSQL database; the database going away.
+//! - `migrate`: `migrate-storage` moves a relay's data to another storage.
 //! - `ops`: CORS, assets, health, metrics, logs, `check-config`.
 //! - `refusals`: bad input gets the right status and stores nothing.
 //! - `router`: `app(state)` with `oneshot`, storage that cannot commit.
@@ -24,6 +27,8 @@ mod delivery;
 mod fixtures;
 mod hostile;
 mod ingest;
+mod instances;
+mod migrate;
 mod ops;
 mod refusals;
 mod router;

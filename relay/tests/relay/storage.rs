@@ -10,6 +10,7 @@ use aidlink_relay::store::Store;
 use aidlink_relay::webhook::parse_lead;
 
 use crate::support::*;
+use aidlink_relay::store::rows::{self, Table, Value};
 
 #[tokio::test]
 async fn concurrent_bindings_share_transactions() {
@@ -75,7 +76,7 @@ async fn a_lead_stored_but_not_decided_before_a_crash_is_sent_at_start() {
     // The state a crash leaves between "webhook stored, 200 answered" and "decided": the
     // lead's event is in the database, undecided.
     {
-        let store = Sqlite::open(relay.dir.path().join("aidlink.db").to_str().unwrap()).unwrap();
+        let store = storage::open(&relay.storage).await;
         let fields: Vec<(String, String)> =
             form_urlencoded::parse(call("7201", "calldisconnected", "72001", "").as_bytes())
                 .into_owned()
@@ -126,8 +127,10 @@ async fn killed_with_pending_postbacks_and_restarted_delivers_each_once() {
     rtb.script.lock().unwrap().clear();
     let before = rtb.postbacks().len();
     relay.spawn();
+    // Postbacks the killed process had claimed wait out its lease (storage.outbox_lease_ms,
+    // 15 s) before the new one claims them.
     for n in 0..5 {
-        let t = relay.wait_status(&format!("call-6{n}"), "sent", 15).await;
+        let t = relay.wait_status(&format!("call-6{n}"), "sent", 30).await;
         assert_eq!(t["status"], "sent", "{t}");
     }
     relay.wait_outbox_empty().await;
@@ -172,27 +175,25 @@ async fn bindings_acknowledged_before_a_kill_survive_it() {
         }
     }
     assert!(!acked.is_empty());
-    relay.spawn(); // recovery (WAL replay) happens on open
-    let db = rusqlite::Connection::open(relay.dir.path().join("aidlink.db")).unwrap();
-    let stored: i64 = db
-        .query_row("SELECT COUNT(*) FROM bindings", [], |r| r.get(0))
-        .unwrap();
+    relay.spawn(); // recovery (WAL replay, on SQLite) happens on open
+    let store = storage::open(&relay.storage).await;
     for n in &acked {
-        let found: i64 = db
-            .query_row(
-                "SELECT COUNT(*) FROM bindings WHERE id = ?1",
-                [format!("crash-{n}")],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(
-            found, 1,
+        let again: aidlink_protocol::Binding = serde_json::from_str(&format!(
+            "{{\"v\":1,\"id\":\"crash-{n}\",\"site\":\"38342\",\"session\":\"{n}\",\"aid\":\"{AID}\"}}"
+        ))
+        .unwrap();
+        assert!(
+            !store.put_binding(again, 1).await.unwrap(),
             "binding crash-{n} was acknowledged but is gone after the kill"
         );
     }
+    let tables = rows::open(&relay.storage).await.unwrap();
+    let stored = tables.count(Table::Bindings).await.unwrap();
     assert!(
         stored as usize >= acked.len(),
         "{stored} stored, {} acknowledged",
         acked.len()
     );
+    let first = tables.read_rows(Table::Bindings, None, 1).await.unwrap();
+    assert!(matches!(first[0][0], Value::Text(ref site) if site == "38342"));
 }

@@ -19,13 +19,17 @@ use crate::support::wait_until;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lead_whose_decision_failed_is_decided_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("aidlink.db");
     // The first decision fails as a busy database would.
     let first = std::sync::atomic::AtomicBool::new(true);
-    let store = Arc::new(Faulty::sqlite(
-        &db,
-        Box::new(move |method, _| method == "lead_facts" && first.swap(false, Ordering::SeqCst)),
-    ));
+    let store = Arc::new(
+        Faulty::fresh(
+            dir.path(),
+            Box::new(move |method, _| {
+                method == "lead_facts" && first.swap(false, Ordering::SeqCst)
+            }),
+        )
+        .await,
+    );
     let config = Config::parse(include_str!("../../relay.example.toml")).unwrap();
     let state = AppState::new(
         Settings::new(config),

@@ -1,12 +1,13 @@
-//! The one fake `Store` of the relay's tests: SQLite, or nothing at all, with faults injected
-//! per method: `Faulty::down()` fails every call, as a store whose disk is gone; a `fail` rule
-//! picks which calls fail (the first decision, say).
+//! The one fake `Store` of the relay's tests: the suite's backend, or nothing at all, with
+//! faults injected per method: `Faulty::down()` fails every call, as a store whose disk is
+//! gone; a `fail` rule picks which calls fail (the first decision, say).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aidlink_protocol::Binding;
 use aidlink_relay::decide::{LeadFacts, StoredTouch, Verdict};
-use aidlink_relay::store::sqlite::Sqlite;
+use std::sync::Arc;
+
 use aidlink_relay::store::*;
 use aidlink_relay::webhook::Lead;
 
@@ -14,7 +15,7 @@ use aidlink_relay::webhook::Lead;
 pub type Rule = Box<dyn Fn(&'static str, usize) -> bool + Send + Sync>;
 
 pub struct Faulty {
-    inner: Option<Sqlite>,
+    inner: Option<Arc<dyn Store>>,
     fail: Rule,
     calls: AtomicUsize,
     /// Calls that failed, by method name.
@@ -32,10 +33,11 @@ impl Faulty {
         }
     }
 
-    /// SQLite at `path`, with the calls `fail` picks failing.
-    pub fn sqlite(path: &std::path::Path, fail: Rule) -> Faulty {
+    /// A fresh store of the suite's backend (files in `dir`), with the calls `fail` picks
+    /// failing.
+    pub async fn fresh(dir: &std::path::Path, fail: Rule) -> Faulty {
         Faulty {
-            inner: Some(Sqlite::open(path.to_str().unwrap()).unwrap()),
+            inner: Some(super::storage::fresh(dir).await),
             fail,
             calls: AtomicUsize::new(0),
             failed: Default::default(),
@@ -45,11 +47,11 @@ impl Faulty {
     fn pass<T: Send + 'static>(
         &self,
         method: &'static str,
-        call: impl FnOnce(&Sqlite) -> BoxFuture<'_, Result<T, StoreError>>,
+        call: impl FnOnce(&dyn Store) -> BoxFuture<'_, Result<T, StoreError>>,
     ) -> BoxFuture<'_, Result<T, StoreError>> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         match &self.inner {
-            Some(inner) if !(self.fail)(method, n) => call(inner),
+            Some(inner) if !(self.fail)(method, n) => call(&**inner),
             _ => {
                 self.failed.lock().unwrap().push(method);
                 Box::pin(async { Err(StoreError::Unavailable("disk I/O error".into())) })

@@ -1,8 +1,10 @@
-//! Test support: the real `aidlink-relay` binary on 127.0.0.1 with a generated config and a
-//! SQLite file in a temp dir, and a fake RTB House receiver (a real HTTP server on loopback
+//! Test support: the real `aidlink-relay` binary on 127.0.0.1 with a generated config and its
+//! storage (a SQLite file in a temp dir, or a PostgreSQL schema: `storage`), and a fake RTB House receiver (a real HTTP server on loopback
 //! that records postbacks and answers with scripted statuses).
 
 pub mod fault;
+pub mod proxy;
+pub mod storage;
 mod wait;
 
 pub use wait::wait_until;
@@ -212,6 +214,8 @@ impl Receiver {
 pub struct Relay {
     pub dir: tempfile::TempDir,
     pub url: String,
+    /// `storage.url`: SQLite in `dir`, or a schema of its own on the test PostgreSQL server.
+    pub storage: String,
     child: Option<Child>,
     site_extra: String,
     endpoint: String,
@@ -225,7 +229,7 @@ impl Relay {
         endpoint: &str,
         site_extra: &str,
         server_extra: &str,
-        db: &std::path::Path,
+        storage: &str,
     ) -> String {
         // `server_extra` may set its own `listen` (a dual-stack `[::]:0`, say).
         let listen = if server_extra.contains("listen =") {
@@ -235,11 +239,10 @@ impl Relay {
         };
         format!(
             "[server]\n{listen}admin_token = \"{ADMIN}\"\n{server_extra}\n\
-             [storage]\nurl = \"sqlite://{}\"\n\
+             [storage]\nurl = \"{storage}\"\npool_size = 4\n\
              [rtbhouse]\nendpoint = \"{endpoint}\"\ntimeout_ms = 1000\nretry_base_ms = 100\nretry_cap_ms = 300\n\
              [[site]]\nid = \"38342\"\npkey = \"{PKEY}\"\ntagging_hash = \"{HASH}\"\n\
-             webhook_token = \"{WEBHOOK_TOKEN}\"\nallowed_origins = [\"{ORIGIN}\"]\n{site_extra}\n",
-            db.display()
+             webhook_token = \"{WEBHOOK_TOKEN}\"\nallowed_origins = [\"{ORIGIN}\"]\n{site_extra}\n"
         )
     }
 
@@ -266,9 +269,23 @@ impl Relay {
         serve_args: &[&str],
     ) -> Relay {
         let dir = tempfile::tempdir().unwrap();
+        let storage = storage::url_for(dir.path());
+        Relay::start_on(dir, storage, endpoint, site_extra, server_extra, serve_args)
+    }
+
+    /// A relay on the given storage (several relays may share one).
+    pub fn start_on(
+        dir: tempfile::TempDir,
+        storage: String,
+        endpoint: String,
+        site_extra: &str,
+        server_extra: &str,
+        serve_args: &[&str],
+    ) -> Relay {
         let mut relay = Relay {
             dir,
             url: String::new(),
+            storage,
             child: None,
             site_extra: site_extra.into(),
             endpoint,
@@ -286,7 +303,7 @@ impl Relay {
             &self.endpoint,
             site_extra,
             &self.server_extra,
-            &self.dir.path().join("aidlink.db"),
+            &self.storage,
         );
         std::fs::write(self.config_path(), text).unwrap();
     }

@@ -1,0 +1,184 @@
+//! Every statement the PostgreSQL store runs on the ingest, decide, deliver and admin paths, as
+//! constants: one place to read them, and the list [`HOT_PATH`] whose plans the tests read
+//! (each must be served by an index, never a sequential scan of a table that grows). States
+//! are bound as parameters, never written into the SQL.
+
+/// A binding, once per (site, id).
+pub const INSERT_BINDING: &str =
+    "INSERT INTO bindings (site, id, session, ct_client, aid, touch, touch_ts, created_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (site, id) DO NOTHING";
+
+/// A lead's stored facts, locked until the event is recorded (two instances receiving the
+/// start and the end of one call at once take turns here).
+pub const LEAD_FOR_EVENT: &str =
+    "SELECT lead FROM leads WHERE site = $1 AND lead_id = $2 FOR UPDATE";
+/// A new lead; nothing when another instance has just stored it (then it is locked and
+/// updated instead).
+pub const INSERT_LEAD: &str = "INSERT INTO leads (site, lead_id, lead, status, reason, decided, created_ms, updated_ms, version) \
+     VALUES ($1, $2, $3, $4, NULL, false, $5, $5, 1) ON CONFLICT (site, lead_id) DO NOTHING";
+/// A new event of a lead whose stored facts stay (they are the call's end).
+pub const TOUCH_LEAD: &str =
+    "UPDATE leads SET decided = false, version = version + 1 WHERE site = $1 AND lead_id = $2";
+/// A new event of a lead that replaces its facts.
+pub const REPLACE_LEAD: &str =
+    "UPDATE leads SET lead = $3, decided = false, updated_ms = $4, version = version + 1 \
+     WHERE site = $1 AND lead_id = $2";
+/// One webhook event.
+pub const INSERT_EVENT: &str = "INSERT INTO lead_events (site, lead_id, received_ms, phase, reason) VALUES ($1, $2, $3, $4, NULL)";
+
+/// A lead as the decision needs it.
+pub const LEAD_STATE: &str =
+    "SELECT lead, status, decided, created_ms, version FROM leads WHERE site = $1 AND lead_id = $2";
+/// Bindings of a session, newest first.
+pub const BINDINGS_BY_SESSION: &str =
+    "SELECT aid, ct_client, created_ms FROM bindings WHERE site = $1 AND session = $2 \
+     ORDER BY created_ms DESC LIMIT $3";
+/// Bindings of a Calltouch visitor, newest first.
+pub const BINDINGS_BY_CLIENT: &str =
+    "SELECT aid, ct_client, created_ms FROM bindings WHERE site = $1 AND ct_client = $2 \
+     ORDER BY created_ms DESC LIMIT $3";
+/// Touchpoints stored with a session's bindings up to a time, most recent first.
+pub const TOUCHES_BY_SESSION: &str = "SELECT touch, touch_ts, created_ms FROM bindings \
+     WHERE site = $1 AND session = $2 AND created_ms <= $3 ORDER BY created_ms DESC LIMIT $4";
+/// The same by Calltouch visitor.
+pub const TOUCHES_BY_CLIENT: &str = "SELECT touch, touch_ts, created_ms FROM bindings \
+     WHERE site = $1 AND ct_client = $2 AND created_ms <= $3 ORDER BY created_ms DESC LIMIT $4";
+/// The same by RTB House id.
+pub const TOUCHES_BY_AID: &str = "SELECT touch, touch_ts, created_ms FROM bindings \
+     WHERE site = $1 AND aid = $2 AND created_ms <= $3 ORDER BY created_ms DESC LIMIT $4";
+
+/// A verdict, only on the version judged and only once: of two instances recording a verdict
+/// on the same lead at once, the second waits for the first's commit, finds it decided and
+/// changes nothing.
+pub const DECIDE_LEAD: &str =
+    "UPDATE leads SET status = $3, reason = $4, decided = true, updated_ms = $5, id_source = $7 \
+     WHERE site = $1 AND lead_id = $2 AND version = $6 AND NOT decided";
+/// An already queued lead's new events: recorded, not decided.
+pub const SETTLE_LEAD: &str = "UPDATE leads SET decided = true \
+     WHERE site = $1 AND lead_id = $2 AND version = $3 AND NOT decided";
+/// The reason on the events the verdict answers.
+pub const EVENTS_REASON: &str =
+    "UPDATE lead_events SET reason = $3 WHERE site = $1 AND lead_id = $2 AND reason IS NULL";
+/// A queued postback: at most one per lead, whatever happens (the primary key).
+pub const QUEUE_POSTBACK: &str = "INSERT INTO outbox (site, lead_id, kind, source_id, aid, time_ms, state, attempts, next_at_ms, first_at_ms, cd) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $9) ON CONFLICT DO NOTHING";
+/// The source a queued lead was judged on and the cd sent, for its trail.
+pub const LEAD_CREDIT: &str =
+    "UPDATE leads SET judged_source = $3, cd = $4 WHERE site = $1 AND lead_id = $2";
+/// Leads stored but not decided, oldest first.
+pub const UNDECIDED: &str =
+    "SELECT site, lead_id FROM leads WHERE NOT decided ORDER BY updated_ms LIMIT $1";
+
+/// A site's due postbacks, oldest first; rows another instance is claiming are skipped, not
+/// waited for.
+pub const DUE_OF_SITE: &str =
+    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms, cd, forced FROM outbox \
+     WHERE site = $1 AND state = $2 AND next_at_ms <= $3 ORDER BY next_at_ms LIMIT $4 \
+     FOR UPDATE SKIP LOCKED";
+/// Due postbacks of sites not in the array `$3`, likewise.
+pub const DUE_OF_OTHERS: &str =
+    "SELECT site, lead_id, kind, source_id, aid, time_ms, attempts, first_at_ms, cd, forced FROM outbox \
+     WHERE state = $1 AND next_at_ms <= $2 AND NOT (site = ANY($3)) ORDER BY next_at_ms LIMIT $4 \
+     FOR UPDATE SKIP LOCKED";
+/// The leases of the postbacks claimed: sites `$2` and leads `$3`, pairwise.
+pub const LEASE: &str = "UPDATE outbox SET next_at_ms = $1 \
+     WHERE (site, lead_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))";
+/// One attempt.
+pub const INSERT_ATTEMPT: &str =
+    "INSERT INTO attempts (site, lead_id, at_ms, status, error, url) VALUES ($1, $2, $3, $4, $5, $6)";
+/// Where the postback goes next.
+pub const OUTBOX_NEXT: &str =
+    "UPDATE outbox SET state = $3, attempts = attempts + 1, next_at_ms = $4 \
+     WHERE site = $1 AND lead_id = $2";
+/// The lead's status after an attempt or a replay.
+pub const LEAD_STATUS: &str =
+    "UPDATE leads SET status = $3, updated_ms = $4 WHERE site = $1 AND lead_id = $2";
+/// One dead letter back in the queue.
+pub const REQUEUE_ONE: &str =
+    "UPDATE outbox SET state = $3, next_at_ms = $4, first_at_ms = $4, forced = $6 \
+     WHERE site = $1 AND lead_id = $2 AND state = $5";
+/// Every dead letter of a site.
+pub const DEAD_OF_SITE: &str = "SELECT lead_id, time_ms FROM outbox WHERE site = $1 AND state = $2";
+/// One dead letter.
+pub const DEAD_ONE: &str =
+    "SELECT lead_id, time_ms FROM outbox WHERE site = $1 AND lead_id = $2 AND state = $3";
+
+/// A lead for the trail.
+pub const TRAIL_LEAD: &str =
+    "SELECT lead, status, reason, judged_source, cd, id_source FROM leads WHERE site = $1 AND lead_id = $2";
+/// Its events in order.
+pub const TRAIL_EVENTS: &str = "SELECT received_ms, phase, reason FROM lead_events WHERE site = $1 AND lead_id = $2 ORDER BY seq";
+/// Its attempts in order.
+pub const TRAIL_ATTEMPTS: &str =
+    "SELECT at_ms, status, error, url FROM attempts WHERE site = $1 AND lead_id = $2 ORDER BY seq";
+/// A site's leads in one status, newest first.
+pub const LIST: &str =
+    "SELECT lead_id, reason, updated_ms FROM leads WHERE site = $1 AND status = $2 \
+     ORDER BY updated_ms DESC LIMIT $3";
+/// Outbox depth and oldest pending.
+pub const OUTBOX_STATS: &str = "SELECT COUNT(*), MIN(first_at_ms) FROM outbox WHERE state = $1";
+/// Stored rows per table (kept by triggers, 16 counters a table).
+pub const ROW_COUNTS: &str = "SELECT tbl, SUM(n)::BIGINT FROM row_counts GROUP BY tbl";
+
+/// Retention: old bindings.
+pub const PURGE_BINDINGS: &str = "DELETE FROM bindings WHERE (site, id) IN \
+     (SELECT site, id FROM bindings WHERE created_ms < $1 LIMIT $2)";
+/// Retention: settled leads last changed before the cutoff.
+pub const OLD_LEADS: &str = "SELECT site, lead_id FROM leads WHERE updated_ms < $1 AND decided \
+     AND status IN ($2, $3, $4) LIMIT $5";
+/// Retention: the events of leads `$1`/`$2` (sites and ids, pairwise).
+pub const PURGE_EVENTS: &str = "DELETE FROM lead_events \
+     WHERE (site, lead_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
+/// Retention: their attempts.
+pub const PURGE_ATTEMPTS: &str = "DELETE FROM attempts \
+     WHERE (site, lead_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
+/// Retention: their outbox rows (delivered or dead: the leads are settled).
+pub const PURGE_OUTBOX: &str = "DELETE FROM outbox \
+     WHERE (site, lead_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
+/// Retention: the leads.
+pub const PURGE_LEADS: &str = "DELETE FROM leads \
+     WHERE (site, lead_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
+
+/// Every statement above, named, for the query-plan test.
+#[cfg(test)]
+pub const HOT_PATH: &[(&str, &str)] = &[
+    ("INSERT_BINDING", INSERT_BINDING),
+    ("LEAD_FOR_EVENT", LEAD_FOR_EVENT),
+    ("INSERT_LEAD", INSERT_LEAD),
+    ("TOUCH_LEAD", TOUCH_LEAD),
+    ("REPLACE_LEAD", REPLACE_LEAD),
+    ("INSERT_EVENT", INSERT_EVENT),
+    ("LEAD_STATE", LEAD_STATE),
+    ("BINDINGS_BY_SESSION", BINDINGS_BY_SESSION),
+    ("BINDINGS_BY_CLIENT", BINDINGS_BY_CLIENT),
+    ("TOUCHES_BY_SESSION", TOUCHES_BY_SESSION),
+    ("TOUCHES_BY_CLIENT", TOUCHES_BY_CLIENT),
+    ("TOUCHES_BY_AID", TOUCHES_BY_AID),
+    ("DECIDE_LEAD", DECIDE_LEAD),
+    ("SETTLE_LEAD", SETTLE_LEAD),
+    ("EVENTS_REASON", EVENTS_REASON),
+    ("QUEUE_POSTBACK", QUEUE_POSTBACK),
+    ("LEAD_CREDIT", LEAD_CREDIT),
+    ("UNDECIDED", UNDECIDED),
+    ("DUE_OF_SITE", DUE_OF_SITE),
+    ("DUE_OF_OTHERS", DUE_OF_OTHERS),
+    ("LEASE", LEASE),
+    ("INSERT_ATTEMPT", INSERT_ATTEMPT),
+    ("OUTBOX_NEXT", OUTBOX_NEXT),
+    ("LEAD_STATUS", LEAD_STATUS),
+    ("REQUEUE_ONE", REQUEUE_ONE),
+    ("DEAD_OF_SITE", DEAD_OF_SITE),
+    ("DEAD_ONE", DEAD_ONE),
+    ("TRAIL_LEAD", TRAIL_LEAD),
+    ("TRAIL_EVENTS", TRAIL_EVENTS),
+    ("TRAIL_ATTEMPTS", TRAIL_ATTEMPTS),
+    ("LIST", LIST),
+    ("OUTBOX_STATS", OUTBOX_STATS),
+    ("ROW_COUNTS", ROW_COUNTS),
+    ("PURGE_BINDINGS", PURGE_BINDINGS),
+    ("OLD_LEADS", OLD_LEADS),
+    ("PURGE_EVENTS", PURGE_EVENTS),
+    ("PURGE_ATTEMPTS", PURGE_ATTEMPTS),
+    ("PURGE_OUTBOX", PURGE_OUTBOX),
+    ("PURGE_LEADS", PURGE_LEADS),
+];
