@@ -4,7 +4,7 @@
    the module cannot load; `denyConsent()` then still clears what aidlink stored on earlier
    visits (the keys of src/pending.rs). Shared by the script tag (tag.js) and the npm entry
    (npm.js). */
-function aidlinkHandle() {
+export function aidlinkHandle() {
   var api = null;
   var failure = null;
   var queued = [];
@@ -65,7 +65,7 @@ function aidlinkHandle() {
 
 /* True when `value` is an aidlink handle, not an element the browser exposes as
    `window.aidlink` because its id is "aidlink". */
-function aidlinkIsHandle(value) {
+export function aidlinkIsHandle(value) {
   return Boolean(value) && typeof value.status === "function" && typeof value.denyConsent === "function";
 }
 
@@ -73,7 +73,7 @@ function aidlinkIsHandle(value) {
    `application/wasm`, from the bytes of the same response otherwise. Done here rather than in
    the wasm-bindgen glue, which would print a console warning for any other type (aidlink is
    silent unless `debug`). */
-function aidlinkCompile(url) {
+export function aidlinkCompile(url) {
   function fromBytes(response) {
     return response.arrayBuffer().then(function (bytes) { return WebAssembly.compile(bytes); });
   }
