@@ -5,7 +5,8 @@
 //!
 //! [`Delivery`] owns that state and is pure: its methods take what happened (an answer, the
 //! page being hidden, the storage shared with other tabs through [`Store`]) and say what to do
-//! next (send this, retry in so many ms). The agent makes the requests, beacons and timers.
+//! next (send this, retry in so many ms). The agent makes the requests and beacons; the loader
+//! keeps the time.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -25,7 +26,7 @@ pub enum Settled {
     Delivered,
     /// The relay refused it (4xx), not retried: send the next one.
     Refused,
-    /// Not delivered: send nothing until a timer of `delay_ms` calls [`Delivery::retry_due`].
+    /// Not delivered: send nothing until [`Delivery::retry_due`], `delay_ms` from now.
     Retry {
         /// How long to wait (backoff with jitter, at least the server's `Retry-After`).
         delay_ms: u64,
@@ -48,8 +49,8 @@ pub struct Delivery {
     in_flight: Option<String>,
     /// Failed attempts since the last answer that settled a binding.
     attempt: u32,
-    /// The retry timer's handle while one is scheduled (opaque: the agent's).
-    timer: Option<i32>,
+    /// A retry is due later ([`Settled::Retry`]); nothing is sent until [`Delivery::retry_due`].
+    retrying: bool,
     /// Bindings delivered (or handed to the browser) from this page.
     sent: u32,
 }
@@ -100,56 +101,47 @@ impl Delivery {
         self.persist(store);
     }
 
-    /// The oldest queued binding, now marked in flight, unless a send is under way or waiting
-    /// to retry.
-    pub fn next_send(&mut self) -> Option<Pending> {
-        if self.in_flight.is_some() || self.timer.is_some() {
+    /// The body of the oldest queued binding, now marked in flight, unless a send is under way
+    /// or waiting to retry.
+    pub fn next_send(&mut self) -> Option<String> {
+        if self.in_flight.is_some() || self.retrying {
             return None;
         }
-        let item = self.queue.first()?.clone();
+        let item = self.queue.first()?;
         self.in_flight = Some(item.id.clone());
-        Some(item)
+        Some(item.body.clone())
     }
 
-    /// The retry timer scheduled after [`Settled::Retry`] (`None`: timers are unavailable, the
-    /// next page event sends again).
-    pub fn retry_scheduled(&mut self, timer: Option<i32>) {
-        self.timer = timer;
-    }
-
-    /// The retry timer fired: [`Delivery::next_send`] may send again.
+    /// The retry delay has passed (or the agent stopped): [`Delivery::next_send`] may send
+    /// again.
     pub fn retry_due(&mut self) {
-        self.timer = None;
+        self.retrying = false;
     }
 
-    /// The retry timer's handle, forgotten here (stop, consent denied).
-    pub fn take_timer(&mut self) -> Option<i32> {
-        self.timer.take()
-    }
-
-    /// The answer to the request for `item`. `active` is false once the agent stopped (a retry
+    /// The answer to the request in flight. `active` is false once the agent stopped (a retry
     /// is then left to the next page load); `jitter` ∈ [0, 1) spreads retries.
     pub fn settled(
         &mut self,
-        item: Pending,
         outcome: Outcome,
         active: bool,
         jitter: f64,
         store: &impl Store,
     ) -> Settled {
-        self.in_flight = None;
-        let queued = self.queue.iter().any(|p| p.id == item.id);
-        let handed = self.handed.iter().any(|p| p.id == item.id);
-        self.handed.retain(|p| p.id != item.id);
-        if !queued && !handed {
+        let Some(id) = self.in_flight.take() else {
+            return Settled::Ignored;
+        };
+        let queued = self.queue.iter().any(|p| p.id == id);
+        let handed = self.handed.iter().position(|p| p.id == id);
+        let handed = handed.map(|at| self.handed.swap_remove(at));
+        if !queued && handed.is_none() {
             return Settled::Ignored;
         }
         let retry_after = match outcome {
             Outcome::Retry(retry_after) => retry_after,
             Outcome::Delivered | Outcome::Rejected(_) => {
-                self.queue.retain(|p| p.id != item.id);
-                if !self.sent_ids.contains(&item.id) {
-                    self.sent_ids.push(item.id);
+                self.queue.retain(|p| p.id != id);
+                if !self.sent_ids.contains(&id) {
+                    self.sent_ids.push(id);
                 }
                 self.attempt = 0;
                 let settled = if outcome == Outcome::Delivered {
@@ -167,14 +159,15 @@ impl Delivery {
         }
         let delay_ms = Backoff::SEND.delay_after(self.attempt, jitter, retry_after);
         self.attempt = self.attempt.saturating_add(1);
-        if handed {
+        self.retrying = true;
+        if let Some(item) = handed {
             // Hidden with the request under way, and the page is still here: it failed after
             // all, so it is queued again rather than lost (and no longer stored as sent, which
             // the merge of the persist below would bring back).
-            self.sent_ids.retain(|id| *id != item.id);
+            self.sent_ids.retain(|sent| *sent != id);
             if let Some(value) = store.load(pending::SENT_KEY) {
                 let mut stored = pending::decode_sent(&value);
-                stored.retain(|id| *id != item.id);
+                stored.retain(|sent| *sent != id);
                 store.save(pending::SENT_KEY, &pending::encode_sent(&stored));
             }
             self.queue.insert(0, item);

@@ -181,40 +181,47 @@ pub fn start_npm(options: JsValue, early: &str) {
     );
 }
 
-/// `window.aidlink.grantConsent()`.
-#[wasm_bindgen(js_name = grantConsent)]
-pub fn grant_consent() {
-    if let Some(agent) = running() {
-        agent::grant_consent(&agent);
-    }
-}
-
-/// `window.aidlink.denyConsent()`: obeyed even when the agent is busy (on the next tick) or
-/// not running at all (bad settings): what aidlink stored on earlier visits is cleared.
-#[wasm_bindgen(js_name = denyConsent)]
-pub fn deny_consent() {
-    match running() {
-        Some(agent) => {
-            if !agent::deny_consent(&agent) {
-                wasm_bindgen_futures::spawn_local(async move {
-                    agent::deny_consent(&agent);
-                });
-            }
-        }
-        None => deliver::forget(&page::LocalStorage),
-    }
-}
-
-/// `window.aidlink.stop()`: obeyed even when the agent is busy (on the next tick).
+/// The loader asks the running agent for one step ([`agent::tick`]): `kind` is `0` look, `1`
+/// flush (the page is hidden or left), `2` the retry delay has passed, `3` the request answered
+/// (`response`). What to do next: a promise to wait for, a retry delay in ms, `false` to stop
+/// waiting (no agent is active), or `undefined`.
 #[wasm_bindgen]
-pub fn stop() {
-    if let Some(agent) = running() {
-        if !agent::stop(&agent) {
-            wasm_bindgen_futures::spawn_local(async move {
-                agent::stop(&agent);
-            });
+pub fn check(kind: u32, response: JsValue) -> JsValue {
+    match running() {
+        Some(agent) => agent::tick(&agent, kind, response),
+        None => JsValue::FALSE,
+    }
+}
+
+/// `window.aidlink.grantConsent()`: what the first look says to do next (as [`check`]), or
+/// `false` when nothing started.
+#[wasm_bindgen(js_name = grantConsent)]
+pub fn grant_consent() -> JsValue {
+    match running() {
+        Some(agent) => agent::grant_consent(&agent),
+        None => JsValue::FALSE,
+    }
+}
+
+/// `window.aidlink.denyConsent()`: also obeyed when the agent is not running at all (bad
+/// settings): what aidlink stored on earlier visits is cleared. False when the agent was busy
+/// (the loader calls again on the next microtask).
+#[wasm_bindgen(js_name = denyConsent)]
+pub fn deny_consent() -> bool {
+    match running() {
+        Some(agent) => agent::deny_consent(&agent),
+        None => {
+            deliver::forget(&page::LocalStorage);
+            true
         }
     }
+}
+
+/// `window.aidlink.stop()`. False when the agent was busy (the loader calls again on the next
+/// microtask).
+#[wasm_bindgen]
+pub fn stop() -> bool {
+    running().is_none_or(|agent| agent::stop(&agent))
 }
 
 /// `window.aidlink.status()`: `{ state, cookie, session, sent, lastError }`, a plain object

@@ -135,22 +135,6 @@ impl Store for LocalStorage {
     }
 }
 
-/// `setTimeout(f, ms)`; the handle, or `None` when timers are unavailable.
-pub fn set_timeout(ms: u64, f: impl FnOnce() + 'static) -> Option<i32> {
-    let callback = Closure::once_into_js(f);
-    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
-    window()?
-        .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), ms)
-        .ok()
-}
-
-/// `clearTimeout(handle)`.
-pub fn clear_timeout(handle: i32) {
-    if let Some(w) = window() {
-        w.clear_timeout_with_handle(handle);
-    }
-}
-
 /// The `location` fields a touchpoint needs: search, pathname, hostname, and the referrer.
 pub fn landing() -> (String, String, String, String) {
     let location = global("location");

@@ -9,7 +9,7 @@
 //!   `_ct_ids` cookie.
 //! - [`touch`]: the traffic touchpoint of a page view (utm_*, referrer host, landing path) and
 //!   how a touchpoint reads as source / medium / direct.
-//! - [`backoff`]: the retry and polling schedule (exponential, capped, with jitter supplied by
+//! - [`backoff`]: the retry schedule (exponential, capped, with jitter supplied by
 //!   the caller) and `Retry-After` parsing.
 #![no_std]
 #![warn(missing_docs)]

@@ -3,7 +3,7 @@
    leaves is `window.aidlink`. It reads its own data-* attributes and loads aidlink_bg.wasm from
    next to itself. A second copy of the tag stands down. */
 import {
-  __wbg_finalize_init, __wbg_get_imports, denyConsent, grantConsent, startTag, status, stop,
+  __wbg_finalize_init, __wbg_get_imports, check, denyConsent, grantConsent, startTag, status, stop,
 } from "./aidlink.js";
 import { aidlinkCompile, aidlinkHandle, aidlinkIsHandle } from "./handle.js";
 
@@ -25,7 +25,7 @@ if (!aidlinkIsHandle(window.aidlink) && script) {
       return WebAssembly.instantiate(module, __wbg_get_imports()).then(function (instance) {
         __wbg_finalize_init(instance, module);
         startTag(script, src, state.early());
-        state.ready({ grantConsent, denyConsent, stop, status });
+        state.ready({ grantConsent, denyConsent, stop, status, check });
       });
     }).catch(fail);
   } catch (error) {
