@@ -35,12 +35,14 @@ rm -rf "$work" dist/script dist/npm
 mkdir -p dist/script dist/npm
 
 # Both builds: `--target web` glue (ESM); wasm-opt -Oz with the import, export and module names
-# minified, and the glue rewritten to match (scripts/minify-names.mjs fails the build when a name
+# minified (and the producers and target-features sections, which no browser reads, dropped),
+# and the glue rewritten to match (scripts/minify-names.mjs fails the build when a name
 # does not match or a long one is left). $1 = cargo features, $2 = the output folder.
 bundle() {
     local out="$work/$2"
     wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name aidlink "$(build "$1")"
     wasm-opt -Oz "${wasm_features[@]}" --minify-imports-and-exports-and-modules \
+        --strip-producers --strip-target-features \
         "$out/aidlink_bg.wasm" -o "$out/min.wasm" > "$out/names.json"
     node scripts/minify-names.mjs "$out/aidlink.js" "$out/names.json" "$out/min.wasm"
     cp www/loader/*.js "$out/"
