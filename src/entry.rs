@@ -18,20 +18,33 @@ enum Global {
     Running(Shared),
 }
 
-thread_local! {
-    static GLOBAL: RefCell<Global> = const { RefCell::new(Global::Idle) };
-}
+/// The page's one agent (or why there is none). A plain static rather than `thread_local!`,
+/// whose access check links a panic path that formats: the module runs on the page's one
+/// thread.
+struct Page(RefCell<Global>);
+
+// SAFETY: wasm32-unknown-unknown without the `atomics` feature has one thread; nothing here is
+// ever touched from another.
+unsafe impl Sync for Page {}
+
+static GLOBAL: Page = Page(RefCell::new(Global::Idle));
 
 fn running() -> Option<Shared> {
-    GLOBAL.with(|g| match &*g.borrow() {
+    match &*GLOBAL.0.try_borrow().ok()? {
         Global::Running(agent) => Some(agent.clone()),
         _ => None,
-    })
+    }
+}
+
+fn set(global: Global) {
+    if let Ok(mut g) = GLOBAL.0.try_borrow_mut() {
+        *g = global;
+    }
 }
 
 fn fail(line: String) {
     page::error(&line);
-    GLOBAL.with(|g| *g.borrow_mut() = Global::Failed(line));
+    set(Global::Failed(line));
 }
 
 fn launch(mut config: Config, endpoint: String, early: Early) {
@@ -47,7 +60,7 @@ fn launch(mut config: Config, endpoint: String, early: Early) {
     if early == Early::Denied {
         agent::deny_consent(&agent);
     }
-    GLOBAL.with(|g| *g.borrow_mut() = Global::Running(agent));
+    set(Global::Running(agent));
 }
 
 /// What the page said about consent before the module had loaded (the loader queued it):
@@ -228,7 +241,7 @@ pub fn stop() -> bool {
 /// made by serde-wasm-bindgen.
 #[wasm_bindgen]
 pub fn status() -> JsValue {
-    let status = GLOBAL.with(|g| match &*g.borrow() {
+    let status = GLOBAL.0.try_borrow().ok().and_then(|g| match &*g {
         Global::Running(agent) => agent.try_borrow().ok().map(|a| a.status()),
         Global::Failed(line) => Some(idle("failed", Some(line.clone()))),
         Global::Idle => Some(idle("loading", None)),

@@ -42,6 +42,8 @@ mod browser {
     extern "C" {
         #[wasm_bindgen(catch, js_name = fetch)]
         fn page_fetch(request: &web_sys::Request) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(catch, js_namespace = navigator, js_name = sendBeacon)]
+        fn send_beacon(url: &str, body: &str) -> Result<bool, JsValue>;
     }
 
     /// POSTs `body` to `endpoint` now: the request under way, as a promise the loader waits for
@@ -74,18 +76,10 @@ mod browser {
         )
     }
 
-    /// Queues `body` with `navigator.sendBeacon`; true when the browser accepted it.
+    /// Queues `body` with `navigator.sendBeacon`; true when the browser accepted it (false
+    /// when there is none, or it throws: both caught by the binding).
     pub fn beacon(endpoint: &str, body: &str) -> bool {
-        let Some(window) = crate::page::window() else {
-            return false;
-        };
-        let navigator = window.navigator();
-        if !crate::page::get(&navigator, "sendBeacon").is_function() {
-            return false;
-        }
-        navigator
-            .send_beacon_with_opt_str(endpoint, Some(body))
-            .unwrap_or(false)
+        send_beacon(endpoint, body).unwrap_or(false)
     }
 }
 
