@@ -37,10 +37,7 @@ pub fn decode(raw: &str) -> Cow<'_, str> {
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
         .unwrap_or(raw);
-    match percent_encoding::percent_decode_str(unquoted).decode_utf8() {
-        Ok(decoded) => decoded,
-        Err(_) => Cow::Borrowed(unquoted),
-    }
+    crate::percent::decode(unquoted).unwrap_or(Cow::Borrowed(unquoted))
 }
 
 /// True when `value` is acceptable as an RTB House visitor id: 1 to 256 printable ASCII
@@ -73,9 +70,7 @@ pub fn read_aid_value(value: &str, now_ms: u64) -> Option<String> {
     let id = match value.as_bytes() {
         [b'{', ..] => return from_json(value, now_ms),
         [b'%', b'7', b'B' | b'b', ..] => {
-            let once_more = percent_encoding::percent_decode_str(value)
-                .decode_utf8()
-                .ok()?;
+            let once_more = crate::percent::decode(value)?;
             if !once_more.starts_with('{') {
                 return None;
             }

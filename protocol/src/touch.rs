@@ -127,9 +127,9 @@ pub fn form_decode(component: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(component)
     };
-    match percent_encoding::percent_decode_str(&spaced).decode_utf8() {
-        Ok(Cow::Owned(s)) => Cow::Owned(s),
-        Ok(Cow::Borrowed(_)) | Err(_) => spaced,
+    match crate::percent::decode(&spaced) {
+        Some(Cow::Owned(s)) => Cow::Owned(s),
+        Some(Cow::Borrowed(_)) | None => spaced,
     }
 }
 
