@@ -162,8 +162,8 @@ fn debug(config: &Config, line: &str) {
 /// Creates the agent for `config`, POSTing to the absolute `endpoint`. With consent pending it
 /// waits for [`grant_consent`]; otherwise it is active at once, and its first [`tick`] looks.
 pub fn start(config: Config, endpoint: String) -> Shared {
-    let (search, path, host, referrer) = page::landing();
-    let touch = Touch::from_page(&search, &path, &referrer, &host, page::now_ms() as u64);
+    let (search, path, host, referrer_host) = page::landing();
+    let touch = Touch::from_page(&search, &path, &referrer_host, &host, page::now_ms() as u64);
     let mut agent = Agent {
         config: Rc::new(config),
         endpoint,

@@ -139,16 +139,20 @@ impl Store for LocalStorage {
     }
 }
 
-/// The `location` fields a touchpoint needs: search, pathname, hostname, and the referrer.
+/// The `location` fields a touchpoint needs: search, pathname, hostname; and the referrer's
+/// host, as the browser's `URL` parses `document.referrer` (empty when there is none).
 pub fn landing() -> (String, String, String, String) {
     let location = global("location");
     let field = |key| get(&location, key).as_string().unwrap_or_default();
     let referrer = Document::document_referrer().unwrap_or_default();
+    let referrer_host = web_sys::Url::new_with_base(&referrer, &referrer)
+        .map(|url| url.hostname())
+        .unwrap_or_default();
     (
         field("search"),
         field("pathname"),
         field("hostname"),
-        referrer,
+        referrer_host,
     )
 }
 

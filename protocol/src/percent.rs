@@ -46,7 +46,11 @@ mod tests {
         assert_eq!(decode("a%20b%2Fc%2f").as_deref(), Some("a b/c/"));
         assert_eq!(decode("%D0%B1%D0%B0%D0%BD").as_deref(), Some("бан"));
         assert_eq!(decode("100%").as_deref(), Some("100%"), "a lone % stays");
-        assert_eq!(decode("%zz%4").as_deref(), Some("%zz%4"), "so does a bad escape");
+        assert_eq!(
+            decode("%zz%4").as_deref(),
+            Some("%zz%4"),
+            "so does a bad escape"
+        );
         assert_eq!(decode("%%41").as_deref(), Some("%A"));
         assert_eq!(decode("").as_deref(), Some(""));
         assert!(matches!(decode("plain"), Some(Cow::Borrowed("plain"))));
@@ -63,8 +67,20 @@ mod tests {
     fn agrees_with_the_percent_encoding_crate() {
         // The crate this replaced (a dev-dependency, for this comparison only).
         for input in [
-            "", "%", "%4", "%41%", "a+b%20", "%e2%82%ac", "%E2%82", "x%2G", "%+1", "%-1",
-            "%C3%A9t%C3%A9", "%%%", "%7B%22id%22%3A%22a%22%7D", "%25252",
+            "",
+            "%",
+            "%4",
+            "%41%",
+            "a+b%20",
+            "%e2%82%ac",
+            "%E2%82",
+            "x%2G",
+            "%+1",
+            "%-1",
+            "%C3%A9t%C3%A9",
+            "%%%",
+            "%7B%22id%22%3A%22a%22%7D",
+            "%25252",
         ] {
             let theirs = percent_encoding::percent_decode_str(input)
                 .decode_utf8()
