@@ -10,6 +10,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::mem::take;
 
 use aidlink_protocol::Backoff;
 
@@ -131,8 +132,14 @@ impl Delivery {
             return Settled::Ignored;
         };
         let queued = self.queue.iter().any(|p| p.id == id);
-        let handed = self.handed.iter().position(|p| p.id == id);
-        let handed = handed.map(|at| self.handed.swap_remove(at));
+        let mut handed = None;
+        for item in take(&mut self.handed) {
+            if item.id == id {
+                handed = Some(item);
+            } else {
+                self.handed.push(item);
+            }
+        }
         if !queued && handed.is_none() {
             return Settled::Ignored;
         }
@@ -170,7 +177,10 @@ impl Delivery {
                 stored.retain(|sent| *sent != id);
                 store.save(pending::SENT_KEY, &pending::encode_sent(&stored));
             }
-            self.queue.insert(0, item);
+            let mut queue = Vec::with_capacity(self.queue.len() + 1);
+            queue.push(item);
+            queue.append(&mut self.queue);
+            self.queue = queue;
         }
         self.persist(store);
         Settled::Retry { delay_ms }
@@ -190,25 +200,17 @@ impl Delivery {
     pub fn flush(&mut self, store: &impl Store, mut beacon: impl FnMut(&str) -> bool) -> u32 {
         let mut taken = 0;
         if self.attempt == 0 {
-            let in_flight = &self.in_flight;
-            if let Some(at) = self
-                .queue
-                .iter()
-                .position(|p| in_flight.as_ref() == Some(&p.id))
-            {
-                let item = self.queue.remove(at);
-                self.sent_ids.push(item.id.clone());
-                self.handed.push(item);
-            }
-            let mut at = 0;
-            while let Some(item) = self.queue.get(at) {
-                if beacon(&item.body) {
-                    let item = self.queue.remove(at);
+            // The request in flight, when there is one, is the first queued.
+            for item in take(&mut self.queue) {
+                if self.in_flight.as_ref() == Some(&item.id) {
+                    self.sent_ids.push(item.id.clone());
+                    self.handed.push(item);
+                } else if beacon(&item.body) {
                     self.sent_ids.push(item.id);
                     self.sent += 1;
                     taken += 1;
                 } else {
-                    at += 1;
+                    self.queue.push(item);
                 }
             }
         } else {
@@ -240,7 +242,7 @@ impl Delivery {
             return;
         };
         let mut merged = pending::decode_sent(&value);
-        for id in self.sent_ids.drain(..) {
+        for id in take(&mut self.sent_ids) {
             if !merged.contains(&id) {
                 merged.push(id);
             }

@@ -43,8 +43,18 @@ pub fn decode_sent(value: &str) -> Vec<String> {
 
 /// Writes the sent-ids value, keeping the newest [`MAX_SENT_IDS`].
 pub fn encode_sent(ids: &[String]) -> String {
-    let start = ids.len().saturating_sub(MAX_SENT_IDS);
-    ids[start..].join(",")
+    let mut out = String::new();
+    for (n, id) in ids
+        .iter()
+        .skip(ids.len().saturating_sub(MAX_SENT_IDS))
+        .enumerate()
+    {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(id);
+    }
+    out
 }
 
 /// Reads the pending value: one `id<TAB>body` per line. Malformed lines are skipped.
@@ -77,7 +87,7 @@ pub fn encode_pending(items: &[Pending]) -> String {
         keep += 1;
     }
     let mut out = String::with_capacity(total);
-    for item in &items[items.len() - keep..] {
+    for item in items.iter().skip(items.len().saturating_sub(keep)) {
         if item.body.contains(['\n', '\t']) || item.id.contains(['\n', '\t']) {
             continue;
         }
