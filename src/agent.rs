@@ -90,18 +90,38 @@ pub struct Status {
 }
 
 /// Serialised by serde-wasm-bindgen into the plain object `{ state, cookie, session, sent,
-/// lastError }` (`lastError` null when there is none). Written as a map rather than derived:
-/// serde-wasm-bindgen interns derived field names in a hash map that costs 1 KB gzip.
+/// lastError }` (`lastError` null when there is none). Written as a map rather than derived
+/// (serde-wasm-bindgen interns derived field names in a hash map that costs 1 KB gzip), and
+/// every value through one type ([`Value`]), so the map's value code exists once rather than
+/// once per field type.
 impl serde::Serialize for Status {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(Some(5))?;
-        m.serialize_entry("state", self.state)?;
-        m.serialize_entry("cookie", &self.cookie)?;
-        m.serialize_entry("session", &self.session)?;
-        m.serialize_entry("sent", &self.sent)?;
-        m.serialize_entry("lastError", &self.last_error)?;
+        m.serialize_entry("state", &Value::Text(Some(self.state)))?;
+        m.serialize_entry("cookie", &Value::Flag(self.cookie))?;
+        m.serialize_entry("session", &Value::Flag(self.session))?;
+        m.serialize_entry("sent", &Value::Count(self.sent))?;
+        m.serialize_entry("lastError", &Value::Text(self.last_error.as_deref()))?;
         m.end()
+    }
+}
+
+/// One value of the status object: a string (`None`: null), a boolean or a count.
+enum Value<'a> {
+    Text(Option<&'a str>),
+    Flag(bool),
+    Count(u32),
+}
+
+impl serde::Serialize for Value<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Value::Text(Some(text)) => s.serialize_str(text),
+            Value::Text(None) => s.serialize_none(),
+            Value::Flag(flag) => s.serialize_bool(flag),
+            Value::Count(count) => s.serialize_u32(count),
+        }
     }
 }
 
