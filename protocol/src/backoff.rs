@@ -63,10 +63,14 @@ fn scaled(ms: u64, jitter: f64) -> u64 {
 /// as `None`, so the caller falls back to its own schedule.
 pub fn parse_retry_after(value: &str) -> Option<u64> {
     let value = value.trim();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() {
         return None;
     }
-    value.parse().ok()
+    // Digits only, and `None` past `u64::MAX`: what `str::parse` does, without its code.
+    value.bytes().try_fold(0u64, |n, b| {
+        let digit = b.is_ascii_digit().then(|| u64::from(b - b'0'))?;
+        n.checked_mul(10)?.checked_add(digit)
+    })
 }
 
 #[cfg(test)]
@@ -105,6 +109,9 @@ mod tests {
         assert_eq!(parse_retry_after(" 120 "), Some(120));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("+1"), None);
+        assert_eq!(parse_retry_after("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_retry_after("18446744073709551616"), None, "past u64");
         assert_eq!(parse_retry_after(""), None);
     }
 }
