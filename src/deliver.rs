@@ -146,7 +146,7 @@ impl Delivery {
         let retry_after = match outcome {
             Outcome::Retry(retry_after) => retry_after,
             Outcome::Delivered | Outcome::Rejected(_) => {
-                self.queue.retain(|p| p.id != id);
+                // Sent for good: the persist below drops it from the queue.
                 if !self.sent_ids.contains(&id) {
                     self.sent_ids.push(id);
                 }
@@ -171,10 +171,10 @@ impl Delivery {
             // Hidden with the request under way, and the page is still here: it failed after
             // all, so it is queued again rather than lost (and no longer stored as sent, which
             // the merge of the persist below would bring back).
-            self.sent_ids.retain(|sent| *sent != id);
+            without(&mut self.sent_ids, &id);
             if let Some(value) = store.load(pending::SENT_KEY) {
                 let mut stored = pending::decode_sent(&value);
-                stored.retain(|sent| *sent != id);
+                without(&mut stored, &id);
                 store.save(pending::SENT_KEY, &pending::encode_sent(&stored));
             }
             let mut queue = Vec::with_capacity(self.queue.len() + 1);
@@ -235,19 +235,18 @@ impl Delivery {
         self.sent_ids.clear();
     }
 
-    /// Adds the sent ids other tabs stored to this page's, and drops what they sent from the
+    /// Adds the sent ids other tabs stored to this page's, and drops what was sent from the
     /// queue (but not the request in flight, whose answer is still to come).
     pub fn merge_stored(&mut self, store: &impl Store) {
-        let Some(value) = store.load(pending::SENT_KEY) else {
-            return;
-        };
-        let mut merged = pending::decode_sent(&value);
-        for id in take(&mut self.sent_ids) {
-            if !merged.contains(&id) {
-                merged.push(id);
+        if let Some(value) = store.load(pending::SENT_KEY) {
+            let mut merged = pending::decode_sent(&value);
+            for id in take(&mut self.sent_ids) {
+                if !merged.contains(&id) {
+                    merged.push(id);
+                }
             }
+            self.sent_ids = merged;
         }
-        self.sent_ids = merged;
         let (sent, in_flight) = (&self.sent_ids, &self.in_flight);
         self.queue
             .retain(|p| in_flight.as_ref() == Some(&p.id) || !sent.contains(&p.id));
@@ -264,6 +263,11 @@ impl Delivery {
         store.save(pending::SENT_KEY, &pending::encode_sent(&self.sent_ids));
         store.save(pending::PENDING_KEY, &pending::encode_pending(&stored));
     }
+}
+
+/// `ids` without `id`.
+fn without(ids: &mut Vec<String>, id: &str) {
+    ids.retain(|other| other != id);
 }
 
 /// Removes everything aidlink stored (consent denied).
