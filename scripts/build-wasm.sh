@@ -34,16 +34,20 @@ build() { # $1 = extra cargo args; prints the path of the .wasm
 rm -rf "$work" dist/script dist/npm
 mkdir -p dist/script dist/npm
 
-# Both builds: `--target web` glue (ESM); wasm-opt -Oz with the import, export and module names
-# minified (and the producers and target-features sections, which no browser reads, dropped),
-# and the glue rewritten to match (scripts/minify-names.mjs fails the build when a name
-# does not match or a long one is left). $1 = cargo features, $2 = the output folder.
+# Both builds: `--target web` glue (ESM); the wasm's import, export and module names minified,
+# and the glue rewritten to match (scripts/minify-names.mjs fails the build when a name does not
+# match or a long one is left); then wasm-opt -Oz, repeated while it still gains (`--converge`),
+# told that nothing lives in the first KB of memory (`--low-memory-unused`: Rust puts its 1 MB
+# stack there, growing down from 1 MB, and ours never comes near its bottom), with the producers
+# and target-features sections, which no browser reads, dropped.
+# $1 = cargo features, $2 = the output folder.
 bundle() {
     local out="$work/$2"
     wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name aidlink "$(build "$1")"
-    wasm-opt -Oz "${wasm_features[@]}" --minify-imports-and-exports-and-modules \
-        --strip-producers --strip-target-features \
-        "$out/aidlink_bg.wasm" -o "$out/min.wasm" > "$out/names.json"
+    wasm-opt "${wasm_features[@]}" --minify-imports-and-exports-and-modules \
+        "$out/aidlink_bg.wasm" -o "$out/named.wasm" > "$out/names.json"
+    wasm-opt -Oz --converge --low-memory-unused "${wasm_features[@]}" \
+        --strip-producers --strip-target-features "$out/named.wasm" -o "$out/min.wasm"
     node scripts/minify-names.mjs "$out/aidlink.js" "$out/names.json" "$out/min.wasm"
     cp www/loader/*.js "$out/"
 }
