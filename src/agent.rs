@@ -375,11 +375,22 @@ fn hand_attrs(agent: &Shared, config: &Config, aid: Option<&str>) {
     }
 }
 
-/// `{"<attr_key>":"<aid>"}` serialised by `JSON.stringify`.
+/// `{"<attr_key>":"<aid>"}`, serialised by serde_json (the binding's serialiser), which escapes
+/// a key exactly as `JSON.stringify` does.
 fn attrs_json(key: &str, aid: &str) -> Option<String> {
-    let attrs = js_sys::Object::new();
-    js_sys::Reflect::set(&attrs, &JsValue::from_str(key), &JsValue::from_str(aid)).ok()?;
-    js_sys::JSON::stringify(&attrs).ok().map(String::from)
+    serde_json::to_string(&Attrs(key, aid)).ok()
+}
+
+/// The one-entry object `set_attrs` takes.
+struct Attrs<'a>(&'a str, &'a str);
+
+impl serde::Serialize for Attrs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, self.1)?;
+        map.end()
+    }
 }
 
 /// The binding's JSON body, serialised by serde (the protocol crate's wire type).
