@@ -1,6 +1,7 @@
 //! The module's settings, from the script tag's `data-*` attributes or the npm `start(options)`
 //! object (docs/contract.md), validated before anything is read or sent. Pure: host-tested.
 
+use aidlink_protocol::text::split;
 use alloc::string::String;
 
 /// Where the settings came from; decides how a bad field is named in the console line.
@@ -192,7 +193,7 @@ impl Config {
 }
 
 fn names(list: &str) -> impl Iterator<Item = &str> {
-    list.split(',').map(str::trim).filter(|n| !n.is_empty())
+    split(list, ',').map(str::trim).filter(|n| !n.is_empty())
 }
 
 /// At least one name, and every name a cookie token.
@@ -413,10 +414,18 @@ mod tests {
             .map(|c| c.attr_key)
         };
         let longest = "я".repeat(64);
-        assert_eq!(key(longest.clone()), Ok(longest), "64 characters (128 bytes)");
+        assert_eq!(
+            key(longest.clone()),
+            Ok(longest),
+            "64 characters (128 bytes)"
+        );
         assert_eq!(key("я".repeat(65)), Err(Field::AttrKey));
         assert_eq!(key("a\u{7f}b".into()), Err(Field::AttrKey));
-        assert_eq!(key("a\u{85}".into()), Err(Field::AttrKey), "C1 controls too");
+        assert_eq!(
+            key("a\u{85}".into()),
+            Err(Field::AttrKey),
+            "C1 controls too"
+        );
         assert_eq!(key("ключ id".into()), Ok("ключ id".into()));
     }
 

@@ -2,6 +2,7 @@
 //! does not POST again) and bindings not yet delivered (sent on the next load). Encoded as
 //! plain lines rather than JSON so reading them needs no deserialiser in the bundle. Pure.
 
+use aidlink_protocol::text::{cut, split};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -34,8 +35,7 @@ pub struct Pending {
 
 /// Reads the sent-ids value (`id,id,…`).
 pub fn decode_sent(value: &str) -> Vec<String> {
-    value
-        .split(',')
+    split(value, ',')
         .filter(|id| !id.is_empty())
         .map(String::from)
         .collect()
@@ -59,10 +59,10 @@ pub fn encode_sent(ids: &[String]) -> String {
 
 /// Reads the pending value: one `id<TAB>body` per line. Malformed lines are skipped.
 pub fn decode_pending(value: &str) -> Vec<Pending> {
-    value
-        .lines()
+    split(value, '\n')
         .filter_map(|line| {
-            let (id, body) = line.split_once('\t')?;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let (id, body) = cut(line, '\t')?;
             let ok = !id.is_empty() && body.starts_with('{') && body.ends_with('}');
             ok.then(|| Pending {
                 id: String::from(id),

@@ -5,6 +5,7 @@ use alloc::borrow::{Cow, ToOwned};
 use alloc::string::String;
 
 use crate::binding::Touch;
+use crate::text::{cut, percent_decode, split};
 
 /// The query parameters a touchpoint keeps, in the order of [`Touch`]'s fields.
 pub const UTM_KEYS: [&str; 5] = [
@@ -40,9 +41,9 @@ impl Touch {
             ..Touch::default()
         };
         let query = search.strip_prefix('?').unwrap_or(search);
-        let query = query.split('#').next().unwrap_or_default();
-        for pair in query.split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let query = split(query, '#').next().unwrap_or_default();
+        for pair in split(query, '&') {
+            let (key, value) = cut(pair, '=').unwrap_or((pair, ""));
             let key = form_decode(key);
             let Some(slot) = touch.utm_slot(&key) else {
                 continue;
@@ -101,12 +102,17 @@ impl Touch {
 /// does not decode to UTF-8 (a Windows-1251 link, a cut-off escape) is kept percent-encoded,
 /// as cookies are: nothing is lost, and a traffic condition can still match it.
 pub fn form_decode(component: &str) -> Cow<'_, str> {
-    let spaced: Cow<'_, str> = if component.contains('+') {
-        Cow::Owned(component.replace('+', " "))
+    let spaced: Cow<'_, str> = if component.bytes().any(|b| b == b'+') {
+        Cow::Owned(
+            component
+                .chars()
+                .map(|c| if c == '+' { ' ' } else { c })
+                .collect(),
+        )
     } else {
         Cow::Borrowed(component)
     };
-    match crate::percent::decode(&spaced) {
+    match percent_decode(&spaced) {
         Some(Cow::Owned(s)) => Cow::Owned(s),
         Some(Cow::Borrowed(_)) | None => spaced,
     }
