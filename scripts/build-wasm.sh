@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the capture module for release:
 #   dist/script/  the script-tag bundle: aidlink.js (loader + wasm-bindgen glue, one IIFE,
-#                 minified) and aidlink_bg.wasm, served side by side (by the relay or a CDN);
+#                 minified by esbuild) and aidlink_bg.wasm, served side by side (by the relay or
+#                 a CDN);
 #   dist/npm/     the npm payload: index.js (start), index.d.ts, aidlink.js (glue, ESM),
 #                 aidlink_bg.wasm (built with the `npm` feature: options read by serde).
 # cargo (profile `wasm`: opt-level z, LTO, 1 CGU) → wasm-bindgen 0.2.130 → wasm-opt -Oz from
@@ -31,23 +32,40 @@ build() { # $1 = extra cargo args; prints the path of the .wasm
 }
 
 rm -rf "$work" dist/script dist/npm
-mkdir -p "$work/script" "$work/npm" dist/script dist/npm
+mkdir -p dist/script dist/npm
 
-# Script tag: no-modules glue wrapped with the loader in one IIFE (only window.aidlink leaks).
-wasm-bindgen --target no-modules --no-typescript --out-dir "$work/script" --out-name aidlink "$(build "")"
-wasm-opt -Oz "${wasm_features[@]}" "$work/script/aidlink_bg.wasm" -o dist/script/aidlink_bg.wasm
-{
-    echo "(function () {"
-    cat "$work/script/aidlink.js" www/loader/handle.js www/loader/tag.js
-    echo "})();"
-} > "$work/script/bundle.js"
-esbuild "$work/script/bundle.js" --minify --target=es2019 --log-level=warning --outfile=dist/script/aidlink.js
+# Both builds: `--target web` glue (ESM); the wasm's import, export and module names minified,
+# and the glue rewritten to match (scripts/minify-names.mjs fails the build when a name does not
+# match or a long one is left); then wasm-opt -Oz, repeated while it still gains (`--converge`),
+# told that nothing lives in the first KB of memory (`--low-memory-unused`: Rust puts its 1 MB
+# stack there, growing down from 1 MB, and ours never comes near its bottom), with the producers
+# and target-features sections, which no browser reads, dropped.
+# $1 = cargo features, $2 = the output folder.
+bundle() {
+    local out="$work/$2"
+    wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name aidlink "$(build "$1")"
+    wasm-opt "${wasm_features[@]}" --minify-imports-and-exports-and-modules \
+        "$out/aidlink_bg.wasm" -o "$out/named.wasm" > "$out/names.json"
+    wasm-opt -Oz --converge --low-memory-unused "${wasm_features[@]}" \
+        --strip-producers --strip-target-features "$out/named.wasm" -o "$out/min.wasm"
+    node scripts/minify-names.mjs "$out/aidlink.js" "$out/names.json" "$out/min.wasm"
+    cp www/loader/*.js "$out/"
+}
 
-# npm: ESM glue + start() wrapper + types.
-wasm-bindgen --target web --no-typescript --out-dir "$work/npm" --out-name aidlink "$(build "--features npm")"
-wasm-opt -Oz "${wasm_features[@]}" "$work/npm/aidlink_bg.wasm" -o dist/npm/aidlink_bg.wasm
+# Script tag: the loader and the glue bundled by esbuild into one IIFE (only window.aidlink leaks;
+# the glue's own fetching code, unused, is left out).
+bundle "" script
+cp "$work/script/min.wasm" dist/script/aidlink_bg.wasm
+# (`import.meta` appears only in that unused code, hence the silenced warning.)
+esbuild "$work/script/tag.js" --bundle --format=iife --minify --target=es2019 --log-level=warning \
+    --log-override:empty-import-meta=silent --outfile=dist/script/aidlink.js
+
+# npm: ESM glue + start() wrapper (handle.js bundled in) + types.
+bundle "--features npm" npm
+cp "$work/npm/min.wasm" dist/npm/aidlink_bg.wasm
 cp "$work/npm/aidlink.js" dist/npm/aidlink.js
-cat www/loader/handle.js www/loader/npm.js > dist/npm/index.js
+esbuild "$work/npm/npm.js" --bundle --format=esm --target=es2020 --log-level=warning \
+    --external:./aidlink.js --outfile=dist/npm/index.js
 cp www/loader/index.d.ts dist/npm/index.d.ts
 
 echo "build-wasm: dist/script and dist/npm built" >&2

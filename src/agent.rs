@@ -1,18 +1,20 @@
-//! The capture state machine: wait for the RTB House id and the Calltouch session, hand the id
-//! to Calltouch, queue the binding, consent and stop; and carry out what the delivery state
-//! ([`crate::deliver::Delivery`], pure) asks for: requests, beacons, the retry timer, storage.
+//! The capture state machine: read the RTB House id and the Calltouch session when asked to
+//! look, hand the id to Calltouch, queue the binding; consent and stop; and carry out what the
+//! delivery state ([`crate::deliver::Delivery`], pure) asks for: requests, beacons, retries,
+//! storage.
 //!
-//! One [`Agent`] per page, shared as [`Shared`] by its timers and event listeners, which hold
-//! only weak references. Every entry point uses `try_borrow(_mut)` and gives up quietly when the
-//! agent is busy, so no re-entrant call from the page can panic; and no borrow is held while
-//! the page's own code runs (cookie getters, `ct`, `fetch`), so a consent manager calling
-//! `denyConsent()` from inside one of them is obeyed at once.
+//! When to look is the loader's business (`www/loader/watch.js`: the poll, the page's events);
+//! it asks through [`tick`], which answers what to do next: wait for this request, retry in so
+//! many ms, or stop waiting. One [`Agent`] per page. Every entry point uses `try_borrow(_mut)`
+//! and gives up quietly when the agent is busy, so no re-entrant call from the page can panic;
+//! and no borrow is held while the page's own code runs (cookie getters, `ct`, `fetch`), so a
+//! consent manager calling `denyConsent()` from inside one of them is obeyed at once.
 
-use alloc::rc::{Rc, Weak};
+use alloc::rc::Rc;
 use alloc::string::String;
 use core::cell::RefCell;
 
-use aidlink_protocol::{cookie, Backoff, Binding, Touch};
+use aidlink_protocol::{cookie, Binding, Touch};
 use wasm_bindgen::JsValue;
 
 use crate::config::Config;
@@ -20,21 +22,24 @@ use crate::deliver::{self, Delivery};
 use crate::page::{self, LocalStorage};
 use crate::pending::Pending;
 use crate::session;
-use crate::watch::{self, Callbacks, Watchers};
 
 mod transport;
 
-pub use transport::{flush, kick, leave};
+pub use transport::flush;
+use transport::{kick, settle};
 
-/// Checks triggered by page events are not throttled during the first minute after start.
-const EAGER_MS: f64 = 60_000.0;
-/// After that, checks are at least this far apart.
-const CALM_MS: f64 = 5_000.0;
-
-/// An agent shared with its timers and listeners.
+/// An agent, shared by the entry points (and by the tests, which run several).
 pub type Shared = Rc<RefCell<Agent>>;
-/// What timers and listeners hold: they never keep a stopped agent alive.
-pub type WeakShared = Weak<RefCell<Agent>>;
+
+/// [`tick`]: read the ids now, queue a new binding, send what is due.
+pub const LOOK: u32 = 0;
+/// [`tick`]: the page is hidden or left: hand what is queued to the browser.
+pub const FLUSH: u32 = 1;
+/// [`tick`]: the retry delay [`tick`] asked for has passed: send again.
+pub const RETRY: u32 = 2;
+/// [`tick`]: the request [`tick`] returned has answered (its `Response`, or `undefined` when it
+/// failed).
+pub const SETTLED: u32 = 3;
 
 /// Where the agent is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,18 +90,38 @@ pub struct Status {
 }
 
 /// Serialised by serde-wasm-bindgen into the plain object `{ state, cookie, session, sent,
-/// lastError }` (`lastError` null when there is none). Written as a map rather than derived:
-/// serde-wasm-bindgen interns derived field names in a hash map that costs 1 KB gzip.
+/// lastError }` (`lastError` null when there is none). Written as a map rather than derived
+/// (serde-wasm-bindgen interns derived field names in a hash map that costs 1 KB gzip), and
+/// every value through one type ([`Value`]), so the map's value code exists once rather than
+/// once per field type.
 impl serde::Serialize for Status {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(Some(5))?;
-        m.serialize_entry("state", self.state)?;
-        m.serialize_entry("cookie", &self.cookie)?;
-        m.serialize_entry("session", &self.session)?;
-        m.serialize_entry("sent", &self.sent)?;
-        m.serialize_entry("lastError", &self.last_error)?;
+        m.serialize_entry("state", &Value::Text(Some(self.state)))?;
+        m.serialize_entry("cookie", &Value::Flag(self.cookie))?;
+        m.serialize_entry("session", &Value::Flag(self.session))?;
+        m.serialize_entry("sent", &Value::Count(self.sent))?;
+        m.serialize_entry("lastError", &Value::Text(self.last_error.as_deref()))?;
         m.end()
+    }
+}
+
+/// One value of the status object: a string (`None`: null), a boolean or a count.
+enum Value<'a> {
+    Text(Option<&'a str>),
+    Flag(bool),
+    Count(u32),
+}
+
+impl serde::Serialize for Value<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Value::Text(Some(text)) => s.serialize_str(text),
+            Value::Text(None) => s.serialize_none(),
+            Value::Flag(flag) => s.serialize_bool(flag),
+            Value::Count(count) => s.serialize_u32(count),
+        }
     }
 }
 
@@ -111,14 +136,9 @@ pub struct Agent {
     session: Option<String>,
     /// The queue, the request under way, retries, what was sent: all delivery state.
     delivery: Delivery,
-    poll_attempt: u32,
-    poll_timer: Option<i32>,
     /// The RTB House id last given to `ct('set_attrs')` on this page.
     attrs_handed: Option<String>,
-    activated_at: f64,
-    last_check: f64,
     last_error: Option<String>,
-    watchers: Option<Watchers>,
 }
 
 impl Agent {
@@ -137,17 +157,16 @@ impl Agent {
         }
     }
 
+    /// Watching and sending from now on: what earlier pages left in storage is taken up.
+    fn activate(&mut self) {
+        self.state = State::Waiting;
+        self.delivery.restore(&LocalStorage);
+        self.debug("waiting for the RTB House id and the Calltouch session");
+    }
+
     fn teardown(&mut self, state: State) {
         self.state = state;
-        for timer in [self.poll_timer.take(), self.delivery.take_timer()]
-            .into_iter()
-            .flatten()
-        {
-            page::clear_timeout(timer);
-        }
-        if let Some(watchers) = self.watchers.take() {
-            watchers.remove();
-        }
+        self.delivery.retry_due();
     }
 }
 
@@ -161,12 +180,11 @@ fn debug(config: &Config, line: &str) {
 }
 
 /// Creates the agent for `config`, POSTing to the absolute `endpoint`. With consent pending it
-/// waits for [`grant_consent`]; otherwise it starts watching at once.
+/// waits for [`grant_consent`]; otherwise it is active at once, and its first [`tick`] looks.
 pub fn start(config: Config, endpoint: String) -> Shared {
-    let (search, path, host, referrer) = page::landing();
-    let touch = Touch::from_page(&search, &path, &referrer, &host, page::now_ms() as u64);
-    let consent_pending = config.consent_pending;
-    let agent = Rc::new(RefCell::new(Agent {
+    let (search, path, host, referrer_host) = page::landing();
+    let touch = Touch::from_page(&search, &path, &referrer_host, &host, page::now_ms() as u64);
+    let mut agent = Agent {
         config: Rc::new(config),
         endpoint,
         touch,
@@ -174,48 +192,63 @@ pub fn start(config: Config, endpoint: String) -> Shared {
         aid: None,
         session: None,
         delivery: Delivery::default(),
-        poll_attempt: 0,
-        poll_timer: None,
         attrs_handed: None,
-        activated_at: 0.0,
-        last_check: 0.0,
         last_error: None,
-        watchers: None,
-    }));
-    if consent_pending {
-        if let Ok(a) = agent.try_borrow() {
-            a.debug("waiting for consent (grantConsent)");
-        }
+    };
+    if agent.config.consent_pending {
+        agent.debug("waiting for consent (grantConsent)");
     } else {
-        activate(&agent);
+        agent.activate();
     }
-    agent
+    Rc::new(RefCell::new(agent))
 }
 
-fn activate(agent: &Shared) {
-    {
-        let Ok(mut a) = agent.try_borrow_mut() else {
-            return;
-        };
-        a.state = State::Waiting;
-        a.activated_at = page::now_ms();
-        a.delivery.restore(&LocalStorage);
-        a.watchers = Some(Watchers::install(Rc::downgrade(agent)));
-        a.debug("waiting for the RTB House id and the Calltouch session");
+/// One step, as the loader asks for it (`kind`: [`LOOK`], [`FLUSH`], [`RETRY`] or [`SETTLED`]
+/// with the request's `response`). What to do next: the request now under way (a promise), a
+/// retry due in so many ms (a number), `false` when the agent is not active (the loader stops
+/// waiting), or `undefined` for nothing.
+pub fn tick(agent: &Shared, kind: u32, response: JsValue) -> JsValue {
+    match kind {
+        LOOK => {
+            check(agent);
+            kick(agent)
+        }
+        FLUSH => {
+            flush(agent);
+            idle(agent)
+        }
+        RETRY => {
+            if let Ok(mut a) = agent.try_borrow_mut() {
+                a.delivery.retry_due();
+            }
+            kick(agent)
+        }
+        _ => settle(agent, response),
     }
-    check(agent);
-    schedule_poll(agent);
-    kick(agent);
 }
 
-/// `grantConsent()`: starts an agent that was waiting for consent.
-pub fn grant_consent(agent: &Shared) {
-    let waiting = agent
-        .try_borrow()
-        .is_ok_and(|a| a.state == State::ConsentPending);
-    if waiting {
-        activate(agent);
+/// Nothing to do: `false` when the agent is not active, else `undefined`.
+fn idle(agent: &Shared) -> JsValue {
+    match agent.try_borrow() {
+        Ok(a) if !a.state.active() => JsValue::FALSE,
+        _ => JsValue::UNDEFINED,
     }
+}
+
+/// `grantConsent()`: an agent that was waiting for consent becomes active and looks at once;
+/// what that look says to do next (as [`tick`]), or `false` when it was not waiting.
+pub fn grant_consent(agent: &Shared) -> JsValue {
+    let activated = agent.try_borrow_mut().is_ok_and(|mut a| {
+        let waiting = a.state == State::ConsentPending;
+        if waiting {
+            a.activate();
+        }
+        waiting
+    });
+    if !activated {
+        return JsValue::FALSE;
+    }
+    tick(agent, LOOK, JsValue::UNDEFINED)
 }
 
 /// `denyConsent()`: stops everything and clears what aidlink stored. False when the agent was
@@ -246,45 +279,16 @@ pub fn stop(agent: &Shared) -> bool {
     true
 }
 
-/// A page event says "look again" (SPA navigation, tab shown, cookie changed): checks at once
-/// during the first minute; after it, no sooner than 5 s after the last check, and the poll
-/// restarts from this check so that checks stay 5 s apart.
-pub fn nudge(agent: &Shared) {
-    let now = page::now_ms();
-    let Ok((calm, recent)) = agent.try_borrow().map(|a| {
-        (
-            now - a.activated_at >= EAGER_MS,
-            now - a.last_check < CALM_MS,
-        )
-    }) else {
-        return;
-    };
-    if calm && recent {
-        return;
-    }
-    check(agent);
-    kick(agent);
-    if calm {
-        if let Ok(mut a) = agent.try_borrow_mut() {
-            if let Some(timer) = a.poll_timer.take() {
-                page::clear_timeout(timer);
-            }
-        }
-        schedule_poll(agent);
-    }
-}
-
 /// Reads the ids now, hands a new RTB House id to Calltouch and queues a binding when both
 /// ids are known and the binding is new to every tab of the site.
 pub fn check(agent: &Shared) {
     let config = {
-        let Ok(mut a) = agent.try_borrow_mut() else {
+        let Ok(a) = agent.try_borrow() else {
             return;
         };
         if !a.state.active() {
             return;
         }
-        a.last_check = page::now_ms();
         Rc::clone(&a.config)
     };
     // The page's code runs here (cookie getters, `ct`): no borrow is held.
@@ -293,57 +297,51 @@ pub fn check(agent: &Shared) {
     let session = session::session_id(&config, &cookies);
     let ct_client = session::ct_client(&cookies);
     hand_attrs(agent, &config, aid.as_deref());
-    let queued = {
-        let Ok(mut a) = agent.try_borrow_mut() else {
-            return;
-        };
-        if !a.state.active() {
-            return;
-        }
-        if aid != a.aid {
-            a.debug(if aid.is_some() {
-                "RTB House id found"
-            } else {
-                "RTB House id gone"
-            });
-        }
-        if session != a.session {
-            a.debug(if session.is_some() {
-                "Calltouch session found"
-            } else {
-                "Calltouch session gone"
-            });
-        }
-        a.aid = aid;
-        a.session = session;
-        let (Some(aid), Some(session)) = (a.aid.clone(), a.session.clone()) else {
-            return;
-        };
-        let binding = Binding::new(
-            config.site.clone(),
-            session,
-            ct_client,
-            aid,
-            Some(a.touch.clone()),
-        );
-        // Another tab of the site may have sent or queued it since this page loaded.
-        if !a.delivery.is_new(&binding.id, &LocalStorage) {
-            return;
-        }
-        let Some(body) = to_json(&binding) else {
-            return;
-        };
-        let item = Pending {
-            id: binding.id,
-            body,
-        };
-        a.delivery.enqueue(item, &LocalStorage);
-        a.debug("binding queued");
-        true
+    let Ok(mut a) = agent.try_borrow_mut() else {
+        return;
     };
-    if queued {
-        kick(agent);
+    if !a.state.active() {
+        return;
     }
+    if aid != a.aid {
+        a.debug(if aid.is_some() {
+            "RTB House id found"
+        } else {
+            "RTB House id gone"
+        });
+    }
+    if session != a.session {
+        a.debug(if session.is_some() {
+            "Calltouch session found"
+        } else {
+            "Calltouch session gone"
+        });
+    }
+    a.aid = aid;
+    a.session = session;
+    let (Some(aid), Some(session)) = (a.aid.clone(), a.session.clone()) else {
+        return;
+    };
+    let binding = Binding::new(
+        config.site.clone(),
+        session,
+        ct_client,
+        aid,
+        Some(a.touch.clone()),
+    );
+    // Another tab of the site may have sent or queued it since this page loaded.
+    if !a.delivery.is_new(&binding.id, &LocalStorage) {
+        return;
+    }
+    let Some(body) = to_json(&binding) else {
+        return;
+    };
+    let item = Pending {
+        id: binding.id,
+        body,
+    };
+    a.delivery.enqueue(item, &LocalStorage);
+    a.debug("binding queued");
 }
 
 /// `ct('set_attrs', json)` once per RTB House id on each page, as soon as `ct` exists (the
@@ -377,51 +375,25 @@ fn hand_attrs(agent: &Shared, config: &Config, aid: Option<&str>) {
     }
 }
 
-/// `{"<attr_key>":"<aid>"}` serialised by `JSON.stringify`.
+/// `{"<attr_key>":"<aid>"}`, serialised by serde_json (the binding's serialiser), which escapes
+/// a key exactly as `JSON.stringify` does.
 fn attrs_json(key: &str, aid: &str) -> Option<String> {
-    let attrs = js_sys::Object::new();
-    js_sys::Reflect::set(&attrs, &JsValue::from_str(key), &JsValue::from_str(aid)).ok()?;
-    js_sys::JSON::stringify(&attrs).ok().map(String::from)
+    serde_json::to_string(&Attrs(key, aid)).ok()
+}
+
+/// The one-entry object `set_attrs` takes.
+struct Attrs<'a>(&'a str, &'a str);
+
+impl serde::Serialize for Attrs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, self.1)?;
+        map.end()
+    }
 }
 
 /// The binding's JSON body, serialised by serde (the protocol crate's wire type).
 fn to_json(binding: &Binding) -> Option<String> {
     serde_json::to_string(binding).ok()
-}
-
-fn schedule_poll(agent: &Shared) {
-    let Ok(mut a) = agent.try_borrow_mut() else {
-        return;
-    };
-    if !a.state.active() {
-        return;
-    }
-    let delay = Backoff::POLL.ceiling(a.poll_attempt);
-    a.poll_attempt = a.poll_attempt.saturating_add(1);
-    a.poll_timer = later(delay, Rc::downgrade(agent), |agent| {
-        check(agent);
-        schedule_poll(agent);
-    });
-}
-
-/// What the page's events make the agent do (crate::watch).
-impl Callbacks for RefCell<Agent> {
-    fn look(agent: &Shared) {
-        nudge(agent);
-    }
-
-    fn leave(agent: &Shared) {
-        leave(agent);
-    }
-
-    fn look_soon(weak: &WeakShared) {
-        later(0, weak.clone(), nudge);
-    }
-}
-
-/// Runs `action` with the agent behind `weak` in `ms`, if the agent still exists; the timer's
-/// handle. Every timer of the agent goes through here, so they share one closure type: each
-/// distinct closure brings its own glue into the module (BENCHMARKS.md).
-pub fn later(ms: u64, weak: WeakShared, action: fn(&Shared)) -> Option<i32> {
-    page::set_timeout(ms, move || watch::with(&weak, action))
 }

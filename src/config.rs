@@ -1,6 +1,7 @@
 //! The module's settings, from the script tag's `data-*` attributes or the npm `start(options)`
 //! object (docs/contract.md), validated before anything is read or sent. Pure: host-tested.
 
+use aidlink_protocol::text::split;
 use alloc::string::String;
 
 /// Where the settings came from; decides how a bad field is named in the console line.
@@ -139,11 +140,7 @@ impl RawConfig {
             None => String::from("__r_aid_v__,__rtbh.aid"),
         };
         let attr_key = match self.attr_key {
-            Some(k)
-                if !k.is_empty() && k.chars().count() <= 64 && !k.chars().any(char::is_control) =>
-            {
-                k
-            }
+            Some(k) if is_attr_key(&k) => k,
             Some(_) => return Err(Field::AttrKey),
             None => String::from(aidlink_protocol::cookie::RTB_COOKIE),
         };
@@ -171,6 +168,16 @@ impl RawConfig {
     }
 }
 
+/// 1 to 64 characters, none of them a control character. Counted in the same walk that checks
+/// them (`chars().count()` links a routine of its own).
+fn is_attr_key(k: &str) -> bool {
+    let mut count = 0;
+    k.chars().all(|c| {
+        count += 1;
+        !c.is_control()
+    }) && (1..=64).contains(&count)
+}
+
 fn is_mod_id(m: &str) -> bool {
     (1..=32).contains(&m.len())
         && m.bytes()
@@ -186,7 +193,7 @@ impl Config {
 }
 
 fn names(list: &str) -> impl Iterator<Item = &str> {
-    list.split(',').map(str::trim).filter(|n| !n.is_empty())
+    split(list, ',').map(str::trim).filter(|n| !n.is_empty())
 }
 
 /// At least one name, and every name a cookie token.
@@ -394,6 +401,32 @@ mod tests {
         for bad in ["", " , ", "a,b c", "a;b", "a,é"] {
             assert_eq!(names(bad), Err(Field::Cookie), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn attr_key_is_1_to_64_characters_without_control_characters() {
+        let key = |k: String| {
+            RawConfig {
+                attr_key: Some(k),
+                ..raw("1")
+            }
+            .validate()
+            .map(|c| c.attr_key)
+        };
+        let longest = "я".repeat(64);
+        assert_eq!(
+            key(longest.clone()),
+            Ok(longest),
+            "64 characters (128 bytes)"
+        );
+        assert_eq!(key("я".repeat(65)), Err(Field::AttrKey));
+        assert_eq!(key("a\u{7f}b".into()), Err(Field::AttrKey));
+        assert_eq!(
+            key("a\u{85}".into()),
+            Err(Field::AttrKey),
+            "C1 controls too"
+        );
+        assert_eq!(key("ключ id".into()), Ok("ключ id".into()));
     }
 
     #[test]

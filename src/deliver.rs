@@ -5,10 +5,12 @@
 //!
 //! [`Delivery`] owns that state and is pure: its methods take what happened (an answer, the
 //! page being hidden, the storage shared with other tabs through [`Store`]) and say what to do
-//! next (send this, retry in so many ms). The agent makes the requests, beacons and timers.
+//! next (send this, retry in so many ms). The agent makes the requests and beacons; the loader
+//! keeps the time.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::mem::take;
 
 use aidlink_protocol::Backoff;
 
@@ -25,7 +27,7 @@ pub enum Settled {
     Delivered,
     /// The relay refused it (4xx), not retried: send the next one.
     Refused,
-    /// Not delivered: send nothing until a timer of `delay_ms` calls [`Delivery::retry_due`].
+    /// Not delivered: send nothing until [`Delivery::retry_due`], `delay_ms` from now.
     Retry {
         /// How long to wait (backoff with jitter, at least the server's `Retry-After`).
         delay_ms: u64,
@@ -48,8 +50,8 @@ pub struct Delivery {
     in_flight: Option<String>,
     /// Failed attempts since the last answer that settled a binding.
     attempt: u32,
-    /// The retry timer's handle while one is scheduled (opaque: the agent's).
-    timer: Option<i32>,
+    /// A retry is due later ([`Settled::Retry`]); nothing is sent until [`Delivery::retry_due`].
+    retrying: bool,
     /// Bindings delivered (or handed to the browser) from this page.
     sent: u32,
 }
@@ -100,56 +102,53 @@ impl Delivery {
         self.persist(store);
     }
 
-    /// The oldest queued binding, now marked in flight, unless a send is under way or waiting
-    /// to retry.
-    pub fn next_send(&mut self) -> Option<Pending> {
-        if self.in_flight.is_some() || self.timer.is_some() {
+    /// The body of the oldest queued binding, now marked in flight, unless a send is under way
+    /// or waiting to retry.
+    pub fn next_send(&mut self) -> Option<String> {
+        if self.in_flight.is_some() || self.retrying {
             return None;
         }
-        let item = self.queue.first()?.clone();
+        let item = self.queue.first()?;
         self.in_flight = Some(item.id.clone());
-        Some(item)
+        Some(item.body.clone())
     }
 
-    /// The retry timer scheduled after [`Settled::Retry`] (`None`: timers are unavailable, the
-    /// next page event sends again).
-    pub fn retry_scheduled(&mut self, timer: Option<i32>) {
-        self.timer = timer;
-    }
-
-    /// The retry timer fired: [`Delivery::next_send`] may send again.
+    /// The retry delay has passed (or the agent stopped): [`Delivery::next_send`] may send
+    /// again.
     pub fn retry_due(&mut self) {
-        self.timer = None;
+        self.retrying = false;
     }
 
-    /// The retry timer's handle, forgotten here (stop, consent denied).
-    pub fn take_timer(&mut self) -> Option<i32> {
-        self.timer.take()
-    }
-
-    /// The answer to the request for `item`. `active` is false once the agent stopped (a retry
+    /// The answer to the request in flight. `active` is false once the agent stopped (a retry
     /// is then left to the next page load); `jitter` ∈ [0, 1) spreads retries.
     pub fn settled(
         &mut self,
-        item: Pending,
         outcome: Outcome,
         active: bool,
         jitter: f64,
         store: &impl Store,
     ) -> Settled {
-        self.in_flight = None;
-        let queued = self.queue.iter().any(|p| p.id == item.id);
-        let handed = self.handed.iter().any(|p| p.id == item.id);
-        self.handed.retain(|p| p.id != item.id);
-        if !queued && !handed {
+        let Some(id) = self.in_flight.take() else {
+            return Settled::Ignored;
+        };
+        let queued = self.queue.iter().any(|p| p.id == id);
+        let mut handed = None;
+        for item in take(&mut self.handed) {
+            if item.id == id {
+                handed = Some(item);
+            } else {
+                self.handed.push(item);
+            }
+        }
+        if !queued && handed.is_none() {
             return Settled::Ignored;
         }
         let retry_after = match outcome {
             Outcome::Retry(retry_after) => retry_after,
             Outcome::Delivered | Outcome::Rejected(_) => {
-                self.queue.retain(|p| p.id != item.id);
-                if !self.sent_ids.contains(&item.id) {
-                    self.sent_ids.push(item.id);
+                // Sent for good: the persist below drops it from the queue.
+                if !self.sent_ids.contains(&id) {
+                    self.sent_ids.push(id);
                 }
                 self.attempt = 0;
                 let settled = if outcome == Outcome::Delivered {
@@ -167,17 +166,21 @@ impl Delivery {
         }
         let delay_ms = Backoff::SEND.delay_after(self.attempt, jitter, retry_after);
         self.attempt = self.attempt.saturating_add(1);
-        if handed {
+        self.retrying = true;
+        if let Some(item) = handed {
             // Hidden with the request under way, and the page is still here: it failed after
             // all, so it is queued again rather than lost (and no longer stored as sent, which
             // the merge of the persist below would bring back).
-            self.sent_ids.retain(|id| *id != item.id);
+            without(&mut self.sent_ids, &id);
             if let Some(value) = store.load(pending::SENT_KEY) {
                 let mut stored = pending::decode_sent(&value);
-                stored.retain(|id| *id != item.id);
+                without(&mut stored, &id);
                 store.save(pending::SENT_KEY, &pending::encode_sent(&stored));
             }
-            self.queue.insert(0, item);
+            let mut queue = Vec::with_capacity(self.queue.len() + 1);
+            queue.push(item);
+            queue.append(&mut self.queue);
+            self.queue = queue;
         }
         self.persist(store);
         Settled::Retry { delay_ms }
@@ -197,25 +200,17 @@ impl Delivery {
     pub fn flush(&mut self, store: &impl Store, mut beacon: impl FnMut(&str) -> bool) -> u32 {
         let mut taken = 0;
         if self.attempt == 0 {
-            let in_flight = &self.in_flight;
-            if let Some(at) = self
-                .queue
-                .iter()
-                .position(|p| in_flight.as_ref() == Some(&p.id))
-            {
-                let item = self.queue.remove(at);
-                self.sent_ids.push(item.id.clone());
-                self.handed.push(item);
-            }
-            let mut at = 0;
-            while let Some(item) = self.queue.get(at) {
-                if beacon(&item.body) {
-                    let item = self.queue.remove(at);
+            // The request in flight, when there is one, is the first queued.
+            for item in take(&mut self.queue) {
+                if self.in_flight.as_ref() == Some(&item.id) {
+                    self.sent_ids.push(item.id.clone());
+                    self.handed.push(item);
+                } else if beacon(&item.body) {
                     self.sent_ids.push(item.id);
                     self.sent += 1;
                     taken += 1;
                 } else {
-                    at += 1;
+                    self.queue.push(item);
                 }
             }
         } else {
@@ -240,19 +235,18 @@ impl Delivery {
         self.sent_ids.clear();
     }
 
-    /// Adds the sent ids other tabs stored to this page's, and drops what they sent from the
+    /// Adds the sent ids other tabs stored to this page's, and drops what was sent from the
     /// queue (but not the request in flight, whose answer is still to come).
     pub fn merge_stored(&mut self, store: &impl Store) {
-        let Some(value) = store.load(pending::SENT_KEY) else {
-            return;
-        };
-        let mut merged = pending::decode_sent(&value);
-        for id in self.sent_ids.drain(..) {
-            if !merged.contains(&id) {
-                merged.push(id);
+        if let Some(value) = store.load(pending::SENT_KEY) {
+            let mut merged = pending::decode_sent(&value);
+            for id in take(&mut self.sent_ids) {
+                if !merged.contains(&id) {
+                    merged.push(id);
+                }
             }
+            self.sent_ids = merged;
         }
-        self.sent_ids = merged;
         let (sent, in_flight) = (&self.sent_ids, &self.in_flight);
         self.queue
             .retain(|p| in_flight.as_ref() == Some(&p.id) || !sent.contains(&p.id));
@@ -269,6 +263,11 @@ impl Delivery {
         store.save(pending::SENT_KEY, &pending::encode_sent(&self.sent_ids));
         store.save(pending::PENDING_KEY, &pending::encode_pending(&stored));
     }
+}
+
+/// `ids` without `id`.
+fn without(ids: &mut Vec<String>, id: &str) {
+    ids.retain(|other| other != id);
 }
 
 /// Removes everything aidlink stored (consent denied).

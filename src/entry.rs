@@ -18,20 +18,33 @@ enum Global {
     Running(Shared),
 }
 
-thread_local! {
-    static GLOBAL: RefCell<Global> = const { RefCell::new(Global::Idle) };
-}
+/// The page's one agent (or why there is none). A plain static rather than `thread_local!`,
+/// whose access check links a panic path that formats: the module runs on the page's one
+/// thread.
+struct Page(RefCell<Global>);
+
+// SAFETY: wasm32-unknown-unknown without the `atomics` feature has one thread; nothing here is
+// ever touched from another.
+unsafe impl Sync for Page {}
+
+static GLOBAL: Page = Page(RefCell::new(Global::Idle));
 
 fn running() -> Option<Shared> {
-    GLOBAL.with(|g| match &*g.borrow() {
+    match &*GLOBAL.0.try_borrow().ok()? {
         Global::Running(agent) => Some(agent.clone()),
         _ => None,
-    })
+    }
+}
+
+fn set(global: Global) {
+    if let Ok(mut g) = GLOBAL.0.try_borrow_mut() {
+        *g = global;
+    }
 }
 
 fn fail(line: String) {
     page::error(&line);
-    GLOBAL.with(|g| *g.borrow_mut() = Global::Failed(line));
+    set(Global::Failed(line));
 }
 
 fn launch(mut config: Config, endpoint: String, early: Early) {
@@ -47,7 +60,7 @@ fn launch(mut config: Config, endpoint: String, early: Early) {
     if early == Early::Denied {
         agent::deny_consent(&agent);
     }
-    GLOBAL.with(|g| *g.borrow_mut() = Global::Running(agent));
+    set(Global::Running(agent));
 }
 
 /// What the page said about consent before the module had loaded (the loader queued it):
@@ -181,47 +194,54 @@ pub fn start_npm(options: JsValue, early: &str) {
     );
 }
 
-/// `window.aidlink.grantConsent()`.
-#[wasm_bindgen(js_name = grantConsent)]
-pub fn grant_consent() {
-    if let Some(agent) = running() {
-        agent::grant_consent(&agent);
-    }
-}
-
-/// `window.aidlink.denyConsent()`: obeyed even when the agent is busy (on the next tick) or
-/// not running at all (bad settings): what aidlink stored on earlier visits is cleared.
-#[wasm_bindgen(js_name = denyConsent)]
-pub fn deny_consent() {
-    match running() {
-        Some(agent) => {
-            if !agent::deny_consent(&agent) {
-                wasm_bindgen_futures::spawn_local(async move {
-                    agent::deny_consent(&agent);
-                });
-            }
-        }
-        None => deliver::forget(&page::LocalStorage),
-    }
-}
-
-/// `window.aidlink.stop()`: obeyed even when the agent is busy (on the next tick).
+/// The loader asks the running agent for one step ([`agent::tick`]): `kind` is `0` look, `1`
+/// flush (the page is hidden or left), `2` the retry delay has passed, `3` the request answered
+/// (`response`). What to do next: a promise to wait for, a retry delay in ms, `false` to stop
+/// waiting (no agent is active), or `undefined`.
 #[wasm_bindgen]
-pub fn stop() {
-    if let Some(agent) = running() {
-        if !agent::stop(&agent) {
-            wasm_bindgen_futures::spawn_local(async move {
-                agent::stop(&agent);
-            });
+pub fn check(kind: u32, response: JsValue) -> JsValue {
+    match running() {
+        Some(agent) => agent::tick(&agent, kind, response),
+        None => JsValue::FALSE,
+    }
+}
+
+/// `window.aidlink.grantConsent()`: what the first look says to do next (as [`check`]), or
+/// `false` when nothing started.
+#[wasm_bindgen(js_name = grantConsent)]
+pub fn grant_consent() -> JsValue {
+    match running() {
+        Some(agent) => agent::grant_consent(&agent),
+        None => JsValue::FALSE,
+    }
+}
+
+/// `window.aidlink.denyConsent()`: also obeyed when the agent is not running at all (bad
+/// settings): what aidlink stored on earlier visits is cleared. False when the agent was busy
+/// (the loader calls again on the next microtask).
+#[wasm_bindgen(js_name = denyConsent)]
+pub fn deny_consent() -> bool {
+    match running() {
+        Some(agent) => agent::deny_consent(&agent),
+        None => {
+            deliver::forget(&page::LocalStorage);
+            true
         }
     }
+}
+
+/// `window.aidlink.stop()`. False when the agent was busy (the loader calls again on the next
+/// microtask).
+#[wasm_bindgen]
+pub fn stop() -> bool {
+    running().is_none_or(|agent| agent::stop(&agent))
 }
 
 /// `window.aidlink.status()`: `{ state, cookie, session, sent, lastError }`, a plain object
 /// made by serde-wasm-bindgen.
 #[wasm_bindgen]
 pub fn status() -> JsValue {
-    let status = GLOBAL.with(|g| match &*g.borrow() {
+    let status = GLOBAL.0.try_borrow().ok().and_then(|g| match &*g {
         Global::Running(agent) => agent.try_borrow().ok().map(|a| a.status()),
         Global::Failed(line) => Some(idle("failed", Some(line.clone()))),
         Global::Idle => Some(idle("loading", None)),

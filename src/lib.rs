@@ -7,12 +7,12 @@
 //! - [`config`]: `data-*` attributes / npm options → validated [`config::Config`] (pure).
 //! - [`page`]: guarded access to the host page (cookies, `ct`, storage, timers, console).
 //! - [`session`]: the Calltouch session and visitor ids, in order of preference.
-//! - [`agent`]: the state machine: wait for both ids → hand to Calltouch → queue; consent;
-//!   carries out what `deliver` decides (requests, beacons, the retry timer, storage).
+//! - [`agent`]: the state machine: look for both ids → hand to Calltouch → queue; consent;
+//!   carries out what `deliver` decides (requests, beacons, storage), one [`agent::tick`] at a
+//!   time. When to look (the poll, the page's events) and the waiting for requests and retry
+//!   delays are the loader's (`www/loader/watch.js`).
 //! - [`deliver`]: the delivery state, pure: the queue → one request at a time, retries, beacon
 //!   flush, storage shared by the site's tabs.
-//! - [`watch`]: what makes the agent look again (cookie changes, visibility, SPA navigation)
-//!   and flush (page hidden or left), through callbacks.
 //! - [`send`]: one request (the page's `fetch`, caught; gloo-net reads the response) and
 //!   `sendBeacon`.
 //! - [`pending`]: what survives a reload in `localStorage` (pure).
@@ -36,11 +36,9 @@ mod entry;
 pub mod page;
 #[cfg(target_arch = "wasm32")]
 pub mod session;
-#[cfg(target_arch = "wasm32")]
-pub mod watch;
 
 #[cfg(target_arch = "wasm32")]
-pub use entry::{deny_consent, grant_consent, start_tag, status, stop};
+pub use entry::{check, deny_consent, grant_consent, start_tag, status, stop};
 
 /// The heap: talc instead of Rust's default dlmalloc for wasm32, 2.7 KB gzip smaller
 /// (BENCHMARKS.md); the module is single-threaded.

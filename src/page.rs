@@ -11,6 +11,23 @@ use crate::pending::Store;
 
 #[wasm_bindgen]
 extern "C" {
+    /// `globalThis`: `window` in a page.
+    #[wasm_bindgen(js_name = globalThis)]
+    type Global;
+    #[wasm_bindgen(static_method_of = Global, getter = globalThis)]
+    fn global_this() -> JsValue;
+    #[wasm_bindgen(js_name = document)]
+    type Document;
+    #[wasm_bindgen(catch, static_method_of = Document, getter = cookie)]
+    fn document_cookie() -> Result<String, JsValue>;
+    #[wasm_bindgen(catch, static_method_of = Document, getter = referrer)]
+    fn document_referrer() -> Result<String, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = localStorage, js_name = getItem)]
+    fn storage_get(key: &str) -> Result<Option<String>, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = localStorage, js_name = setItem)]
+    fn storage_set(key: &str, value: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_namespace = localStorage, js_name = removeItem)]
+    fn storage_remove(key: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_namespace = console, js_name = log)]
     fn console_log(line: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_namespace = console, js_name = error)]
@@ -34,17 +51,9 @@ pub fn warn(line: &str) {
     let _ = console_warn(line);
 }
 
-/// The page's `window`, if this is a page.
-pub fn window() -> Option<web_sys::Window> {
-    web_sys::window()
-}
-
 /// `document.cookie`, or empty when there is none or the getter throws.
 pub fn cookies() -> String {
-    window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.unchecked_into::<web_sys::HtmlDocument>().cookie().ok())
-        .unwrap_or_default()
+    Document::document_cookie().unwrap_or_default()
 }
 
 /// `obj[key]`, or `undefined` when reading throws.
@@ -57,7 +66,7 @@ pub fn get(obj: &JsValue, key: &str) -> JsValue {
 
 /// `window[key]`, or `undefined`.
 pub fn global(key: &str) -> JsValue {
-    window().map_or(JsValue::UNDEFINED, |w| get(&w, key))
+    get(&Global::global_this(), key)
 }
 
 /// A string or a finite number as an id string (`261374990` and `"261374990"` alike).
@@ -76,7 +85,8 @@ pub fn id_string(value: &JsValue) -> Option<String> {
 
 /// `window.ct` when it is a function.
 pub fn ct() -> Option<Function> {
-    global("ct").dyn_into::<Function>().ok()
+    let ct = global("ct");
+    ct.is_function().then(|| ct.unchecked_into())
 }
 
 /// `ct(a, b)`; `None` when it throws.
@@ -99,26 +109,20 @@ pub fn random() -> f64 {
     js_sys::Math::random()
 }
 
-/// `localStorage`, when the page may use it (disabled storage and sandboxed frames throw).
-fn storage() -> Option<web_sys::Storage> {
-    window()?.local_storage().ok().flatten()
-}
-
-/// Reads a `localStorage` value; `None` on any error.
+/// Reads a `localStorage` value; `None` on any error (disabled storage and sandboxed frames
+/// throw, caught by the binding).
 pub fn load(key: &str) -> Option<String> {
-    storage()?.get_item(key).ok().flatten()
+    storage_get(key).ok().flatten()
 }
 
 /// Writes (or, for an empty value, removes) a `localStorage` value; quota and disabled-storage
 /// errors are swallowed: the module then simply forgets across page loads.
 pub fn save(key: &str, value: &str) {
-    if let Some(storage) = storage() {
-        let _ = if value.is_empty() {
-            storage.remove_item(key)
-        } else {
-            storage.set_item(key, value)
-        };
-    }
+    let _ = if value.is_empty() {
+        storage_remove(key)
+    } else {
+        storage_set(key, value)
+    };
 }
 
 /// `localStorage` as the delivery state's [`Store`]: shared by the site's tabs, guarded like
@@ -135,35 +139,20 @@ impl Store for LocalStorage {
     }
 }
 
-/// `setTimeout(f, ms)`; the handle, or `None` when timers are unavailable.
-pub fn set_timeout(ms: u64, f: impl FnOnce() + 'static) -> Option<i32> {
-    let callback = Closure::once_into_js(f);
-    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
-    window()?
-        .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), ms)
-        .ok()
-}
-
-/// `clearTimeout(handle)`.
-pub fn clear_timeout(handle: i32) {
-    if let Some(w) = window() {
-        w.clear_timeout_with_handle(handle);
-    }
-}
-
-/// The `location` fields a touchpoint needs: search, pathname, hostname, and the referrer.
+/// The `location` fields a touchpoint needs: search, pathname, hostname; and the referrer's
+/// host, as the browser's `URL` parses `document.referrer` (empty when there is none).
 pub fn landing() -> (String, String, String, String) {
     let location = global("location");
     let field = |key| get(&location, key).as_string().unwrap_or_default();
-    let referrer = window()
-        .and_then(|w| w.document())
-        .map(|d| d.referrer())
+    let referrer = Document::document_referrer().unwrap_or_default();
+    let referrer_host = web_sys::Url::new_with_base(&referrer, &referrer)
+        .map(|url| url.hostname())
         .unwrap_or_default();
     (
         field("search"),
         field("pathname"),
         field("hostname"),
-        referrer,
+        referrer_host,
     )
 }
 

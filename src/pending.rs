@@ -2,6 +2,7 @@
 //! does not POST again) and bindings not yet delivered (sent on the next load). Encoded as
 //! plain lines rather than JSON so reading them needs no deserialiser in the bundle. Pure.
 
+use aidlink_protocol::text::{cut, split};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -34,8 +35,7 @@ pub struct Pending {
 
 /// Reads the sent-ids value (`id,id,…`).
 pub fn decode_sent(value: &str) -> Vec<String> {
-    value
-        .split(',')
+    split(value, ',')
         .filter(|id| !id.is_empty())
         .map(String::from)
         .collect()
@@ -43,16 +43,26 @@ pub fn decode_sent(value: &str) -> Vec<String> {
 
 /// Writes the sent-ids value, keeping the newest [`MAX_SENT_IDS`].
 pub fn encode_sent(ids: &[String]) -> String {
-    let start = ids.len().saturating_sub(MAX_SENT_IDS);
-    ids[start..].join(",")
+    let mut out = String::new();
+    for (n, id) in ids
+        .iter()
+        .skip(ids.len().saturating_sub(MAX_SENT_IDS))
+        .enumerate()
+    {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(id);
+    }
+    out
 }
 
 /// Reads the pending value: one `id<TAB>body` per line. Malformed lines are skipped.
 pub fn decode_pending(value: &str) -> Vec<Pending> {
-    value
-        .lines()
+    split(value, '\n')
         .filter_map(|line| {
-            let (id, body) = line.split_once('\t')?;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let (id, body) = cut(line, '\t')?;
             let ok = !id.is_empty() && body.starts_with('{') && body.ends_with('}');
             ok.then(|| Pending {
                 id: String::from(id),
@@ -77,7 +87,7 @@ pub fn encode_pending(items: &[Pending]) -> String {
         keep += 1;
     }
     let mut out = String::with_capacity(total);
-    for item in &items[items.len() - keep..] {
+    for item in items.iter().skip(items.len().saturating_sub(keep)) {
         if item.body.contains(['\n', '\t']) || item.id.contains(['\n', '\t']) {
             continue;
         }

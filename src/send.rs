@@ -5,9 +5,10 @@
 //! The request is made in two steps. [`start`] calls the page's `fetch` synchronously, through
 //! a binding that catches: a page whose `fetch` is missing, throws, or returns something other
 //! than a promise of a `Response` (a careless monitoring wrapper) reads as "not delivered,
-//! retry", never as an exception. gloo-net's own `send()` calls `fetch` without a catch and
-//! panics on a non-`Response`, which would throw into the page and leave the module stalled, so
-//! gloo-net reads the response ([`finish`]) and the request is built with web-sys.
+//! retry", never as an exception. The loader waits for the promise and hands back what it
+//! resolved to, which gloo-net reads ([`outcome`]). gloo-net's own `send()` calls `fetch`
+//! without a catch and panics on a non-`Response`, which would throw into the page and leave
+//! the module stalled, so the request is built with web-sys.
 
 use aidlink_protocol::backoff::parse_retry_after;
 
@@ -41,14 +42,14 @@ mod browser {
     extern "C" {
         #[wasm_bindgen(catch, js_name = fetch)]
         fn page_fetch(request: &web_sys::Request) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(catch, js_namespace = navigator, js_name = sendBeacon)]
+        fn send_beacon(url: &str, body: &str) -> Result<bool, JsValue>;
     }
 
-    /// A request under way: the page's `fetch` has been called.
-    pub struct InFlight(js_sys::Promise);
-
-    /// POSTs `body` to `endpoint` now; `Err` when the page cannot make the request at all
-    /// (no `fetch` or a throwing one, both caught by the binding; a URL `Request` refuses).
-    pub fn start(endpoint: &str, body: &str) -> Result<InFlight, Outcome> {
+    /// POSTs `body` to `endpoint` now: the request under way, as a promise the loader waits for
+    /// (its answer goes to [`outcome`]); `Err` when the page cannot make the request at all (no
+    /// `fetch` or a throwing one, both caught by the binding; a URL `Request` refuses).
+    pub fn start(endpoint: &str, body: &str) -> Result<js_sys::Promise, Outcome> {
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_body(&JsValue::from_str(body));
@@ -59,15 +60,13 @@ mod browser {
             .map_err(|_| Outcome::Rejected(0))?;
         let returned = page_fetch(&request).map_err(|_| Outcome::Retry(None))?;
         // `Promise.resolve` adopts a real promise or any thenable, and wraps anything else.
-        Ok(InFlight(js_sys::Promise::resolve(&returned)))
+        Ok(js_sys::Promise::resolve(&returned))
     }
 
-    /// Waits for the response and classifies it.
-    pub async fn finish(request: InFlight) -> Outcome {
-        let Ok(value) = wasm_bindgen_futures::JsFuture::from(request.0).await else {
-            return Outcome::Retry(None);
-        };
-        let Ok(raw) = value.dyn_into::<web_sys::Response>() else {
+    /// What the request came to: `response` is what its promise resolved to (`undefined` when
+    /// it was rejected); anything but a `Response` reads as a failure to retry.
+    pub fn outcome(response: &JsValue) -> Outcome {
+        let Ok(raw) = response.clone().dyn_into::<web_sys::Response>() else {
             return Outcome::Retry(None);
         };
         let response = gloo_net::http::Response::from(raw);
@@ -77,23 +76,15 @@ mod browser {
         )
     }
 
-    /// Queues `body` with `navigator.sendBeacon`; true when the browser accepted it.
+    /// Queues `body` with `navigator.sendBeacon`; true when the browser accepted it (false
+    /// when there is none, or it throws: both caught by the binding).
     pub fn beacon(endpoint: &str, body: &str) -> bool {
-        let Some(window) = crate::page::window() else {
-            return false;
-        };
-        let navigator = window.navigator();
-        if !crate::page::get(&navigator, "sendBeacon").is_function() {
-            return false;
-        }
-        navigator
-            .send_beacon_with_opt_str(endpoint, Some(body))
-            .unwrap_or(false)
+        send_beacon(endpoint, body).unwrap_or(false)
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use browser::{beacon, finish, start, InFlight};
+pub use browser::{beacon, outcome, start};
 
 #[cfg(test)]
 mod tests {

@@ -382,7 +382,7 @@ async fn two_script_tags_send_once() {
     js_sys::Reflect::set(&attrs, &"data-site".into(), &"38342".into()).unwrap();
     let first = make_script(attrs.clone().into());
     let second = make_script(attrs.into());
-    aidlink::start_tag(&first, "https://relay.test/aidlink.js", "");
+    start_tag(&first, "https://relay.test/aidlink.js", "");
     aidlink::start_tag(&second, "https://relay.test/aidlink.js", "");
     assert!(wait_for(2000, || delivered().len() == 1).await);
     wait(800).await;

@@ -1,4 +1,4 @@
-//! Retry and polling schedules: exponential growth from `base_ms`, capped at `cap_ms`, with
+//! Retry schedules: exponential growth from `base_ms`, capped at `cap_ms`, with
 //! jitter drawn by the caller (the browser's `Math.random`, the relay's RNG), so the schedule
 //! itself stays a pure function. Also `Retry-After` (delta-seconds) parsing.
 
@@ -12,12 +12,6 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// The capture module's wait for the cookie and session: 100 ms growing to 5 s (one check
-    /// per 5 s from about 6 s on; never gives up while the page is open).
-    pub const POLL: Backoff = Backoff {
-        base_ms: 100,
-        cap_ms: 5_000,
-    };
     /// The capture module's retry of a failed binding POST: 1 s growing to 60 s.
     pub const SEND: Backoff = Backoff {
         base_ms: 1_000,
@@ -69,10 +63,14 @@ fn scaled(ms: u64, jitter: f64) -> u64 {
 /// as `None`, so the caller falls back to its own schedule.
 pub fn parse_retry_after(value: &str) -> Option<u64> {
     let value = value.trim();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() {
         return None;
     }
-    value.parse().ok()
+    // Digits only, and `None` past `u64::MAX`: what `str::parse` does, without its code.
+    value.bytes().try_fold(0u64, |n, b| {
+        let digit = b.is_ascii_digit().then(|| u64::from(b - b'0'))?;
+        n.checked_mul(10)?.checked_add(digit)
+    })
 }
 
 #[cfg(test)]
@@ -80,26 +78,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn poll_schedule_grows_from_100ms_to_5s() {
-        let delays: alloc::vec::Vec<u64> = (0..10).map(|n| Backoff::POLL.ceiling(n)).collect();
+    fn ceiling_grows_to_the_cap() {
+        let delays: alloc::vec::Vec<u64> = (0..8).map(|n| Backoff::SEND.ceiling(n)).collect();
         assert_eq!(
             delays,
-            [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000, 5000]
+            [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]
         );
-        assert_eq!(Backoff::POLL.ceiling(u32::MAX), 5000);
-    }
-
-    #[test]
-    fn poll_checks_at_most_every_5s_after_the_first_minute() {
-        let mut elapsed = 0;
-        let mut checks_after_minute = 0;
-        for n in 0..200 {
-            elapsed += Backoff::POLL.ceiling(n);
-            if elapsed > 60_000 && elapsed <= 120_000 {
-                checks_after_minute += 1;
-            }
-        }
-        assert_eq!(checks_after_minute, 12);
+        assert_eq!(Backoff::SEND.ceiling(u32::MAX), 60_000);
     }
 
     #[test]
@@ -124,6 +109,9 @@ mod tests {
         assert_eq!(parse_retry_after(" 120 "), Some(120));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("+1"), None);
+        assert_eq!(parse_retry_after("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_retry_after("18446744073709551616"), None, "past u64");
         assert_eq!(parse_retry_after(""), None);
     }
 }

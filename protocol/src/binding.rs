@@ -18,6 +18,7 @@ pub const MAX_ID_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Binding {
     /// Payload version, always [`VERSION`].
+    #[serde(serialize_with = "version")]
     pub v: u8,
     /// Client-made binding id (1 to 64 characters, no control characters); the relay is
     /// idempotent on it.
@@ -65,6 +66,13 @@ pub struct Touch {
     /// Client timestamp, milliseconds since the epoch.
     #[serde(deserialize_with = "nullable")]
     pub ts: u64,
+}
+
+/// Writes `v` as the wider integer the timestamp already uses: serializers format a `u8`
+/// with code of its own (in the capture bundle: itoa's `u8` path and the panic message it
+/// carries), for the same digits.
+fn version<S: serde::Serializer>(v: &u8, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::from(*v))
 }
 
 fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>

@@ -7,6 +7,8 @@
 use alloc::borrow::Cow;
 use alloc::string::String;
 
+use crate::text::{cut, percent_decode, split};
+
 mod json;
 
 /// Name of the first-party cookie the older RTB House tag writes: the id itself.
@@ -25,8 +27,8 @@ pub const MAX_AID_LEN: usize = 256;
 /// `__r_aid_v__`). One pair of surrounding double quotes is stripped, then the value is
 /// percent-decoded; a value that does not decode to UTF-8 is returned raw.
 pub fn find<'a>(cookies: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    cookies.split(';').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
+    split(cookies, ';').find_map(|pair| {
+        let (key, value) = cut(pair, '=')?;
         (key.trim() == name).then(|| decode(value.trim()))
     })
 }
@@ -37,10 +39,7 @@ pub fn decode(raw: &str) -> Cow<'_, str> {
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
         .unwrap_or(raw);
-    match percent_encoding::percent_decode_str(unquoted).decode_utf8() {
-        Ok(decoded) => decoded,
-        Err(_) => Cow::Borrowed(unquoted),
-    }
+    percent_decode(unquoted).unwrap_or(Cow::Borrowed(unquoted))
 }
 
 /// True when `value` is acceptable as an RTB House visitor id: 1 to 256 printable ASCII
@@ -73,9 +72,7 @@ pub fn read_aid_value(value: &str, now_ms: u64) -> Option<String> {
     let id = match value.as_bytes() {
         [b'{', ..] => return from_json(value, now_ms),
         [b'%', b'7', b'B' | b'b', ..] => {
-            let once_more = percent_encoding::percent_decode_str(value)
-                .decode_utf8()
-                .ok()?;
+            let once_more = percent_decode(value)?;
             if !once_more.starts_with('{') {
                 return None;
             }
@@ -127,11 +124,12 @@ pub struct CtIds<'a> {
 
 /// Splits a decoded `_ct_ids` value; `None` unless it has three non-empty parts.
 pub fn parse_ct_ids(value: &str) -> Option<CtIds<'_>> {
-    let mut parts = value.splitn(3, ':');
+    let (mod_id, rest) = cut(value, ':')?;
+    let (site_id, session) = cut(rest, ':')?;
     let ids = CtIds {
-        mod_id: parts.next()?,
-        site_id: parts.next()?,
-        session: parts.next()?,
+        mod_id,
+        site_id,
+        session,
     };
     let all_present = !ids.mod_id.is_empty() && !ids.site_id.is_empty() && !ids.session.is_empty();
     (all_present && is_valid_session(ids.session)).then_some(ids)

@@ -7,9 +7,10 @@
 //!   the RTB House id in either form (the id itself, or the `__rtbh.aid` JSON object) read from
 //!   a list of cookie names or from one value (`attrs`), id validation, and Calltouch's
 //!   `_ct_ids` cookie.
+//! - [`text`]: percent-decoding and splitting on a separator, shared by those readers.
 //! - [`touch`]: the traffic touchpoint of a page view (utm_*, referrer host, landing path) and
 //!   how a touchpoint reads as source / medium / direct.
-//! - [`backoff`]: the retry and polling schedule (exponential, capped, with jitter supplied by
+//! - [`backoff`]: the retry schedule (exponential, capped, with jitter supplied by
 //!   the caller) and `Retry-After` parsing.
 #![no_std]
 #![warn(missing_docs)]
@@ -19,6 +20,7 @@ extern crate alloc;
 pub mod backoff;
 pub mod binding;
 pub mod cookie;
+pub mod text;
 pub mod touch;
 
 pub use backoff::Backoff;

@@ -5,6 +5,7 @@ use alloc::borrow::{Cow, ToOwned};
 use alloc::string::String;
 
 use crate::binding::Touch;
+use crate::text::{cut, percent_decode, split};
 
 /// The query parameters a touchpoint keeps, in the order of [`Touch`]'s fields.
 pub const UTM_KEYS: [&str; 5] = [
@@ -23,19 +24,26 @@ impl Touch {
     ///
     /// - `search`: the landing URL's query string, with or without the leading `?`;
     /// - `path`: the landing path (`location.pathname`), kept without query or fragment;
-    /// - `referrer`: `document.referrer`; only its host is kept, and not at all when it is
-    ///   `page_host` (a navigation inside the site is not a traffic source);
+    /// - `referrer_host`: the host of `document.referrer` (the browser's `URL` parses it: its
+    ///   `hostname`), empty for none; kept lowercased, and not at all when it is `page_host` (a
+    ///   navigation inside the site is not a traffic source). Never the referrer's path or query;
     /// - `ts`: client time in milliseconds since the epoch.
-    pub fn from_page(search: &str, path: &str, referrer: &str, page_host: &str, ts: u64) -> Self {
+    pub fn from_page(
+        search: &str,
+        path: &str,
+        referrer_host: &str,
+        page_host: &str,
+        ts: u64,
+    ) -> Self {
         let mut touch = Touch {
             path: clip(path.split(['?', '#']).next().unwrap_or_default()),
             ts,
             ..Touch::default()
         };
         let query = search.strip_prefix('?').unwrap_or(search);
-        let query = query.split('#').next().unwrap_or_default();
-        for pair in query.split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let query = split(query, '#').next().unwrap_or_default();
+        for pair in split(query, '&') {
+            let (key, value) = cut(pair, '=').unwrap_or((pair, ""));
             let key = form_decode(key);
             let Some(slot) = touch.utm_slot(&key) else {
                 continue;
@@ -44,9 +52,9 @@ impl Touch {
                 *slot = clip(&form_decode(value));
             }
         }
-        let host = referrer_host(referrer);
-        if !host.eq_ignore_ascii_case(page_host) {
-            touch.r#ref = clip(&host);
+        if !referrer_host.eq_ignore_ascii_case(page_host) {
+            touch.r#ref = clip(referrer_host);
+            touch.r#ref.make_ascii_lowercase();
         }
         touch
     }
@@ -90,46 +98,23 @@ impl Touch {
     }
 }
 
-/// The host of a referrer URL (`https://user@yandex.ru:443/search?q=1` → `yandex.ru`),
-/// lowercased; empty when there is none.
-pub fn referrer_host(referrer: &str) -> Cow<'_, str> {
-    // A byte search, not `split_once("://")`: the substring searcher's panic path would pull
-    // core's formatting tables into the wasm bundle (BENCHMARKS.md).
-    let after_scheme = referrer
-        .as_bytes()
-        .windows(3)
-        .position(|w| w == b"://")
-        .and_then(|at| referrer.get(at + 3..))
-        .unwrap_or(referrer);
-    let authority = after_scheme
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = if host_port.starts_with('[') {
-        host_port.split_inclusive(']').next().unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default()
-    };
-    if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(host.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(host)
-    }
-}
-
 /// Decodes one `application/x-www-form-urlencoded` component (`+` is a space). A value that
 /// does not decode to UTF-8 (a Windows-1251 link, a cut-off escape) is kept percent-encoded,
 /// as cookies are: nothing is lost, and a traffic condition can still match it.
 pub fn form_decode(component: &str) -> Cow<'_, str> {
-    let spaced: Cow<'_, str> = if component.contains('+') {
-        Cow::Owned(component.replace('+', " "))
+    let spaced: Cow<'_, str> = if component.bytes().any(|b| b == b'+') {
+        Cow::Owned(
+            component
+                .chars()
+                .map(|c| if c == '+' { ' ' } else { c })
+                .collect(),
+        )
     } else {
         Cow::Borrowed(component)
     };
-    match percent_encoding::percent_decode_str(&spaced).decode_utf8() {
-        Ok(Cow::Owned(s)) => Cow::Owned(s),
-        Ok(Cow::Borrowed(_)) | Err(_) => spaced,
+    match percent_decode(&spaced) {
+        Some(Cow::Owned(s)) => Cow::Owned(s),
+        Some(Cow::Borrowed(_)) | None => spaced,
     }
 }
 
@@ -176,33 +161,16 @@ mod tests {
     }
 
     #[test]
-    fn referrer_keeps_host_only_and_drops_own_site() {
-        let t = Touch::from_page(
-            "",
-            "/p",
-            "https://Yandex.RU:443/search/?text=secret",
-            "shop.example",
-            0,
-        );
+    fn referrer_host_is_lowercased_and_the_own_site_dropped() {
+        let t = Touch::from_page("", "/p", "Yandex.RU", "shop.example", 0);
         assert_eq!(t.r#ref, "yandex.ru");
         assert_eq!((t.source(), t.medium()), ("yandex.ru", "referral"));
-        let internal = Touch::from_page("", "/p", "https://shop.example/cart", "shop.example", 0);
+        let internal = Touch::from_page("", "/p", "Shop.Example", "shop.example", 0);
         assert_eq!(internal.r#ref, "");
         assert!(internal.is_direct());
         assert_eq!(
             (internal.source(), internal.medium()),
             ("(direct)", "(none)")
-        );
-    }
-
-    #[test]
-    fn referrer_host_edge_cases() {
-        assert_eq!(referrer_host(""), "");
-        assert_eq!(referrer_host("https://user:pw@host.ru/x"), "host.ru");
-        assert_eq!(referrer_host("http://[::1]:8080/"), "[::1]");
-        assert_eq!(
-            referrer_host("android-app://com.google.app/"),
-            "com.google.app"
         );
     }
 

@@ -1,61 +1,55 @@
 //! The agent's side of delivery: what [`Delivery`](crate::deliver::Delivery) decides, carried
-//! out in the page — the request through the page's `fetch`, `sendBeacon`, the retry timer,
-//! `localStorage` — and reported in `status()` and the debug log.
+//! out in the page — the request through the page's `fetch`, `sendBeacon`, `localStorage` —
+//! and reported in `status()` and the debug log. The loader waits for the request and for the
+//! retry delay, and hands back the answer ([`super::tick`]).
 
-use alloc::rc::Rc;
 use alloc::string::String;
+use wasm_bindgen::JsValue;
 
-use super::{later, nudge, Shared};
+use super::Shared;
 use crate::deliver::Settled;
 use crate::page::{self, LocalStorage};
-use crate::pending::Pending;
 use crate::send::{self, Outcome};
 
 /// Sends the oldest queued binding unless a send is under way or waiting to retry. The page's
-/// `fetch` is called here, with no borrow held and only while the agent is active.
-pub fn kick(agent: &Shared) {
-    let (endpoint, item) = {
+/// `fetch` is called here, with no borrow held and only while the agent is active. What to do
+/// next, as [`super::tick`] answers it.
+pub(super) fn kick(agent: &Shared) -> JsValue {
+    let (endpoint, body) = {
         let Ok(mut a) = agent.try_borrow_mut() else {
-            return;
+            return JsValue::UNDEFINED;
         };
         if !a.state.active() {
-            return;
+            return JsValue::FALSE;
         }
-        let Some(item) = a.delivery.next_send() else {
-            return;
+        let Some(body) = a.delivery.next_send() else {
+            return JsValue::UNDEFINED;
         };
-        (a.endpoint.clone(), item)
+        (a.endpoint.clone(), body)
     };
-    match send::start(&endpoint, &item.body) {
-        Ok(request) => {
-            let weak = Rc::downgrade(agent);
-            wasm_bindgen_futures::spawn_local(async move {
-                let outcome = send::finish(request).await;
-                if let Some(agent) = weak.upgrade() {
-                    settle(&agent, item, outcome);
-                }
-            });
-        }
-        Err(outcome) => settle(agent, item, outcome),
+    match send::start(&endpoint, &body) {
+        Ok(request) => request.into(),
+        Err(outcome) => settled(agent, outcome, JsValue::UNDEFINED),
     }
 }
 
-fn settle(agent: &Shared, item: Pending, outcome: Outcome) {
+/// The request's answer: its `Response`, or `undefined` when it failed.
+pub(super) fn settle(agent: &Shared, response: JsValue) -> JsValue {
+    let outcome = send::outcome(&response);
+    settled(agent, outcome, response)
+}
+
+fn settled(agent: &Shared, outcome: Outcome, response: JsValue) -> JsValue {
     {
         let Ok(mut a) = agent.try_borrow_mut() else {
-            // Busy (the page called back into aidlink): settle on the next tick.
-            let weak = Rc::downgrade(agent);
-            page::set_timeout(0, move || {
-                if let Some(agent) = weak.upgrade() {
-                    settle(&agent, item, outcome);
-                }
-            });
-            return;
+            // Busy (the page called back into aidlink): the loader hands the answer back on the
+            // next microtask.
+            return js_sys::Promise::resolve(&response).into();
         };
         let active = a.state.active();
         match a
             .delivery
-            .settled(item, outcome, active, page::random(), &LocalStorage)
+            .settled(outcome, active, page::random(), &LocalStorage)
         {
             Settled::Ignored => {}
             Settled::Delivered => {
@@ -69,18 +63,11 @@ fn settle(agent: &Shared, item: Pending, outcome: Outcome) {
             Settled::Retry { delay_ms } => {
                 a.last_error = Some(String::from("relay unreachable or busy; retrying"));
                 a.debug("binding not delivered; will retry");
-                let timer = later(delay_ms, Rc::downgrade(agent), |agent| {
-                    if let Ok(mut a) = agent.try_borrow_mut() {
-                        a.delivery.retry_due();
-                    }
-                    kick(agent);
-                });
-                a.delivery.retry_scheduled(timer);
-                return;
+                return JsValue::from_f64(delay_ms as f64);
             }
         }
     }
-    kick(agent);
+    kick(agent)
 }
 
 /// The page is being hidden or left: everything queued goes now, as the last chance it may be
@@ -105,11 +92,4 @@ pub fn flush(agent: &Shared) {
             "binding handed to sendBeacon"
         });
     }
-}
-
-/// The page is hidden or left: look again (within the throttle, like any page event: an id
-/// that appeared since the last check would otherwise wait for the next page load), then flush.
-pub fn leave(agent: &Shared) {
-    nudge(agent);
-    flush(agent);
 }

@@ -61,8 +61,8 @@ fn queued(store: &Map, queued: &[&str]) -> Delivery {
 }
 
 fn answer(d: &mut Delivery, store: &Map, outcome: Outcome) -> Settled {
-    let sending = d.next_send().expect("a binding to send");
-    d.settled(sending, outcome, true, 0.0, store)
+    d.next_send().expect("a binding to send");
+    d.settled(outcome, true, 0.0, store)
 }
 
 #[test]
@@ -70,11 +70,10 @@ fn sends_oldest_first_one_at_a_time() {
     let store = Map::default();
     let mut d = queued(&store, &["a", "b"]);
     assert_eq!(store.pending_ids(), ["a", "b"]);
-    let first = d.next_send().unwrap();
-    assert_eq!(first.id, "a");
+    assert_eq!(d.next_send(), Some(item("a").body));
     assert_eq!(d.next_send(), None, "one request in flight at a time");
     assert_eq!(
-        d.settled(first, Outcome::Delivered, true, 0.0, &store),
+        d.settled(Outcome::Delivered, true, 0.0, &store),
         Settled::Delivered
     );
     assert_eq!(d.sent(), 1);
@@ -101,20 +100,14 @@ fn a_failure_is_retried_with_backoff_and_retry_after() {
     );
     assert!(d.failing());
     assert_eq!(store.pending_ids(), ["a"], "still stored for the next page");
-    d.retry_scheduled(Some(7));
-    assert_eq!(
-        d.next_send(),
-        None,
-        "nothing goes while the retry timer runs"
-    );
+    assert_eq!(d.next_send(), None, "nothing goes until the retry is due");
     d.retry_due();
     assert_eq!(
         answer(&mut d, &store, Outcome::Retry(Some(30))),
         Settled::Retry { delay_ms: 30_000 },
         "the server's Retry-After wins over a shorter backoff"
     );
-    d.retry_scheduled(Some(8));
-    assert_eq!(d.take_timer(), Some(8));
+    d.retry_due();
     assert_eq!(
         answer(&mut d, &store, Outcome::Delivered),
         Settled::Delivered
@@ -142,9 +135,9 @@ fn a_refusal_is_not_retried() {
 fn no_retry_once_the_agent_stopped() {
     let store = Map::default();
     let mut d = queued(&store, &["a"]);
-    let sending = d.next_send().unwrap();
+    d.next_send().unwrap();
     assert_eq!(
-        d.settled(sending, Outcome::Retry(None), false, 0.0, &store),
+        d.settled(Outcome::Retry(None), false, 0.0, &store),
         Settled::Ignored
     );
     assert!(!d.failing());
@@ -155,7 +148,7 @@ fn no_retry_once_the_agent_stopped() {
 fn hidden_while_the_relay_answers_hands_over_and_beacons_the_rest() {
     let store = Map::default();
     let mut d = queued(&store, &["a", "b", "c"]);
-    let sending = d.next_send().unwrap();
+    d.next_send().unwrap();
     let beaconed = RefCell::new(Vec::new());
     let taken = d.flush(&store, |body| {
         beaconed.borrow_mut().push(String::from(body));
@@ -177,7 +170,7 @@ fn hidden_while_the_relay_answers_hands_over_and_beacons_the_rest() {
     assert!(store.pending_ids().is_empty());
     assert!(!d.is_new("a", &store));
     assert_eq!(
-        d.settled(sending, Outcome::Delivered, true, 0.0, &store),
+        d.settled(Outcome::Delivered, true, 0.0, &store),
         Settled::Delivered
     );
     assert_eq!(d.sent(), 3);
@@ -233,6 +226,7 @@ fn hidden_while_the_relay_fails_beacons_once_and_keeps_it_queued() {
         answer(&mut d, &store, Outcome::Retry(None)),
         Settled::Retry { .. }
     ));
+    d.retry_due();
     let _in_flight = d.next_send().unwrap();
     assert_eq!(
         d.flush(&store, |_| panic!("the request under way is not beaconed")),
@@ -244,29 +238,30 @@ fn hidden_while_the_relay_fails_beacons_once_and_keeps_it_queued() {
 fn a_handed_request_that_fails_while_the_page_lives_on_is_queued_again() {
     let store = Map::default();
     let mut d = queued(&store, &["a"]);
-    let sending = d.next_send().unwrap();
+    d.next_send().unwrap();
     assert_eq!(d.flush(&store, |_| true), 0);
     assert_eq!(store.sent(), ["a"]);
     assert!(d.queue().is_empty());
     assert_eq!(
-        d.settled(sending, Outcome::Retry(None), true, 0.0, &store),
+        d.settled(Outcome::Retry(None), true, 0.0, &store),
         Settled::Retry { delay_ms: 500 }
     );
     assert_eq!(ids(d.queue()), ["a"], "queued again, first");
     assert!(store.sent().is_empty(), "no longer stored as sent");
     assert_eq!(store.pending_ids(), ["a"]);
+    assert_eq!(d.next_send(), None, "not before the retry is due");
     d.retry_due();
-    assert_eq!(d.next_send().map(|p| p.id), Some(String::from("a")));
+    assert_eq!(d.next_send(), Some(item("a").body));
 }
 
 #[test]
 fn a_handed_request_that_fails_after_stop_is_not_queued_again() {
     let store = Map::default();
     let mut d = queued(&store, &["a"]);
-    let sending = d.next_send().unwrap();
+    d.next_send().unwrap();
     d.flush(&store, |_| true);
     assert_eq!(
-        d.settled(sending, Outcome::Retry(None), false, 0.0, &store),
+        d.settled(Outcome::Retry(None), false, 0.0, &store),
         Settled::Ignored
     );
     assert!(d.queue().is_empty());
@@ -287,8 +282,7 @@ fn what_other_tabs_stored_is_merged() {
     assert!(!d.is_new("x", &store), "sent by an earlier page");
     assert!(!d.is_new("y", &store), "queued by an earlier page");
 
-    let sending = d.next_send().unwrap();
-    assert_eq!(sending.id, "x");
+    assert_eq!(d.next_send(), Some(item("x").body));
     // Another tab sends y and z meanwhile.
     store.save(pending::SENT_KEY, "x,y,z");
     d.merge_stored(&store);
@@ -301,7 +295,7 @@ fn what_other_tabs_stored_is_merged() {
     assert!(!d.is_new("w", &store));
     assert!(d.is_new("v", &store));
     assert_eq!(
-        d.settled(sending, Outcome::Delivered, true, 0.0, &store),
+        d.settled(Outcome::Delivered, true, 0.0, &store),
         Settled::Delivered
     );
     assert_eq!(
@@ -333,11 +327,11 @@ fn stored_pending_is_capped_keeping_the_newest() {
 fn an_answer_for_a_forgotten_binding_changes_nothing() {
     let store = Map::default();
     let mut d = queued(&store, &["a"]);
-    let sending = d.next_send().unwrap();
+    d.next_send().unwrap();
     d.clear();
     forget(&store);
     assert_eq!(
-        d.settled(sending, Outcome::Delivered, true, 0.0, &store),
+        d.settled(Outcome::Delivered, true, 0.0, &store),
         Settled::Ignored
     );
     assert_eq!(d.sent(), 0);

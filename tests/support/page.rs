@@ -1,11 +1,12 @@
 //! What the browser suites share: the page fixtures of `tests/page_fixture.js` (cookies, a
 //! Calltouch queue stub and init.js, fetch and beacon recorders, hostile page variants) and
-//! helpers to start agents on a clean page. Each suite uses part of it.
+//! helpers to start agents on a clean page, each waited for by the loader's own watcher
+//! (`www/loader/watch.js`), as on a real page. Each suite uses part of it.
 #![allow(dead_code)]
 
 use aidlink::agent::{self, Shared};
 use aidlink::config::{Config, RawConfig};
-use wasm_bindgen::prelude::*;
+use wasm_bindgen::{prelude::*, JsCast};
 use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/tests/page_fixture.js")]
@@ -77,6 +78,24 @@ extern "C" {
     pub fn replace_state(path: &str);
 }
 
+/// The loader's waiting (the poll, the page's events, requests and retry delays), as shipped.
+#[wasm_bindgen(module = "/www/loader/watch.js")]
+extern "C" {
+    pub type Watcher;
+    #[wasm_bindgen(js_name = aidlinkWatcher)]
+    fn watcher(check: &js_sys::Function) -> Watcher;
+    #[wasm_bindgen(method)]
+    fn start(this: &Watcher, first: JsValue);
+}
+
+/// Waits for the agent behind `check` as the loader does: the first look, then the watcher.
+fn watch(check: impl Fn(u32, JsValue) -> JsValue + 'static) {
+    let first = check(agent::LOOK, JsValue::UNDEFINED);
+    let check = Closure::<dyn Fn(u32, JsValue) -> JsValue>::new(check);
+    watcher(check.as_ref().unchecked_ref()).start(first);
+    check.forget();
+}
+
 pub const AID: &str = "AbCdEf0123456789xyz";
 pub const ENDPOINT: &str = "https://relay.test/v1/bindings";
 
@@ -112,7 +131,15 @@ thread_local! {
 pub fn start(edit: impl FnOnce(&mut RawConfig)) -> Shared {
     let agent = agent::start(config(edit), ENDPOINT.into());
     STARTED.with(|s| s.borrow_mut().push(agent.clone()));
+    let watched = agent.clone();
+    watch(move |kind, response| agent::tick(&watched, kind, response));
     agent
+}
+
+/// The script tag's start (`window.aidlink`'s module) with the loader's watcher.
+pub fn start_tag(script: &web_sys::Element, src: &str, early: &str) {
+    aidlink::start_tag(script, src, early);
+    watch(aidlink::check);
 }
 
 /// A clean page: agents of earlier tests stopped (even when they failed), cookies, storage,

@@ -1,6 +1,8 @@
-/* npm entry: `import { start } from "aidlink"`. Built into dist/npm/index.js as
-   <handle.js> + this file; the wasm-bindgen `--target web` glue is dist/npm/aidlink.js. */
+/* npm entry: `import { start } from "aidlink"`. scripts/build-wasm.sh bundles it with handle.js
+   into dist/npm/index.js; the wasm-bindgen `--target web` glue stays beside it as
+   dist/npm/aidlink.js. */
 import init, * as wasm from "./aidlink.js";
+import { aidlinkCompile, aidlinkHandle, aidlinkIsHandle } from "./handle.js";
 
 let started = null;
 

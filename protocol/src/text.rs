@@ -1,0 +1,126 @@
+//! What the readers of cookies, query strings and stored values share: percent-decoding (`%` and
+//! two hex digits are that byte, any other `%` stays as it is, and the result must be UTF-8) and
+//! splitting on one separator. Both ship in the capture module's bundle, where every byte
+//! counts: the decoder is a few lines rather than the `percent-encoding` crate, and the split
+//! takes a `char` predicate rather than a `char`, because core's single-`char` searcher carries
+//! a slice-index panic whose message formats integers, code the bundle otherwise does without.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// `text` percent-decoded; `None` when the decoded bytes are not UTF-8 (a Windows-1251 link, an
+/// escape cut in the middle of a character). Borrowed when there is no `%` at all.
+pub fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
+    if !text.bytes().any(|b| b == b'%') {
+        return Some(Cow::Borrowed(text));
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let [b, tail @ ..] = rest {
+        rest = tail;
+        if let (b'%', [high, low, after @ ..]) = (*b, tail) {
+            if let (Some(high), Some(low)) = (hex(*high), hex(*low)) {
+                out.push(high << 4 | low);
+                rest = after;
+                continue;
+            }
+        }
+        out.push(*b);
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// The parts of `text` between each `sep`, as `text.split(sep)` gives them.
+#[allow(clippy::manual_pattern_char_comparison)] // a predicate on purpose: see the module doc
+pub fn split(text: &str, sep: char) -> impl DoubleEndedIterator<Item = &str> {
+    text.split(move |c: char| c == sep)
+}
+
+/// `text` cut at the first `sep`, as `text.split_once(sep)`.
+#[allow(clippy::manual_pattern_char_comparison)] // a predicate on purpose: see the module doc
+pub fn cut(text: &str, sep: char) -> Option<(&str, &str)> {
+    text.split_once(move |c: char| c == sep)
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_decode_and_anything_else_stays() {
+        assert_eq!(percent_decode("a%20b%2Fc%2f").as_deref(), Some("a b/c/"));
+        assert_eq!(percent_decode("%D0%B1%D0%B0%D0%BD").as_deref(), Some("бан"));
+        assert_eq!(
+            percent_decode("100%").as_deref(),
+            Some("100%"),
+            "a lone % stays"
+        );
+        assert_eq!(
+            percent_decode("%zz%4").as_deref(),
+            Some("%zz%4"),
+            "so does a bad escape"
+        );
+        assert_eq!(percent_decode("%%41").as_deref(), Some("%A"));
+        assert_eq!(percent_decode("").as_deref(), Some(""));
+        assert!(matches!(
+            percent_decode("plain"),
+            Some(Cow::Borrowed("plain"))
+        ));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_none() {
+        assert_eq!(percent_decode("%FF"), None);
+        assert_eq!(percent_decode("%EF%F0%E8"), None, "Windows-1251");
+        assert_eq!(percent_decode("%D0"), None, "a character cut in half");
+    }
+
+    #[test]
+    fn split_and_cut_agree_with_str() {
+        for text in ["", ",", "a", "a,b", ",a,,b,", "ключ,значение", "a=b=c"] {
+            assert!(split(text, ',').eq(text.split(',')), "{text:?}");
+            assert_eq!(cut(text, '='), text.split_once('='), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_percent_encoding_crate() {
+        // The crate this replaced (a dev-dependency, for this comparison only).
+        for input in [
+            "",
+            "%",
+            "%4",
+            "%41%",
+            "a+b%20",
+            "%e2%82%ac",
+            "%E2%82",
+            "x%2G",
+            "%+1",
+            "%-1",
+            "%C3%A9t%C3%A9",
+            "%%%",
+            "%7B%22id%22%3A%22a%22%7D",
+            "%25252",
+        ] {
+            let theirs = percent_encoding::percent_decode_str(input)
+                .decode_utf8()
+                .ok()
+                .map(Cow::into_owned);
+            assert_eq!(
+                percent_decode(input).map(Cow::into_owned),
+                theirs,
+                "{input:?}"
+            );
+        }
+    }
+}
