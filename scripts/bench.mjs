@@ -24,6 +24,7 @@ import { loadavg, cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createInterface } from "node:readline";
+import { captureBenchmarks } from "./bench/capture.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
@@ -554,6 +555,7 @@ async function main() {
   await bench("postbacks", postbacks);
   await bench("fairness", fairness);
   await bench("retention", retention);
+  details.capture = await captureBenchmarks({ quick, root, bin, work, bench, row, log });
   const load1 = loadavg();
   const env = {
     started: startedAt.toISOString(),
