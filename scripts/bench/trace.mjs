@@ -26,12 +26,12 @@ function url(e) {
 
 /**
  * The module's tasks in `events` (trace event objects): `tasks`, the duration (ms) of each
- * top-level task that ran the module's code; `ownLongest`, the longest single call into the
- * module (ms).
+ * top-level task that ran the module's code; `longestWhat`, which of the module's events the
+ * longest ran; `ownLongest`, the longest single call into the module (ms).
  */
 export function moduleTasks(events) {
   const own = events.filter((e) => e.ph === "X" && SCRIPT.has(e.name) && MODULE.test(url(e)));
-  if (!own.length) return { tasks: [], ownLongest: 0 };
+  if (!own.length) return { tasks: [], longestWhat: "", ownLongest: 0 };
   // The page's main thread: where the module's script was evaluated or called.
   const key = (e) => `${e.pid}:${e.tid}`;
   const threads = new Map();
@@ -41,13 +41,22 @@ export function moduleTasks(events) {
   const tasks = events
     .filter((e) => e.ph === "X" && TASK.has(e.name) && key(e) === main)
     .sort((a, b) => a.ts - b.ts);
-  const seen = new Map(); // task ts → dur (µs); a task recorded under both names counts once
+  const seen = new Map(); // task ts → { dur (µs), what }; a task recorded under both names counts once
   for (const e of mine) {
     const task = tasks.find((t) => t.ts <= e.ts && e.ts + (e.dur || 0) <= t.ts + t.dur);
-    if (task) seen.set(task.ts, Math.max(seen.get(task.ts) || 0, task.dur));
+    if (!task) continue;
+    const entry = seen.get(task.ts) || { dur: 0, what: new Set() };
+    entry.dur = Math.max(entry.dur, task.dur);
+    entry.what.add(e.name);
+    seen.set(task.ts, entry);
   }
+  const found = [...seen.values()];
+  const longest = found.reduce((a, b) => (b.dur > a.dur ? b : a), { dur: 0, what: new Set() });
   return {
-    tasks: [...seen.values()].map((us) => us / 1000),
+    tasks: found.map((t) => t.dur / 1000),
+    // What the longest task ran of the module: EvaluateScript (the script-tag bundle evaluated),
+    // FunctionCall (a callback of it: the loader's promise, a timer, a listener), …
+    longestWhat: [...longest.what].join(" + "),
     ownLongest: Math.max(...mine.filter((e) => e.name !== "v8.compile").map((e) => e.dur || 0)) / 1000,
   };
 }
