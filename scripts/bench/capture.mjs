@@ -235,8 +235,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     }
   };
   const row = (bench, figure, goal = "—", met = "") => rows.push({ bench, figure, goal, met });
+  const { loadavg } = await import("node:os");
+  const started = Date.now();
+  const load0 = loadavg().map((x) => x.toFixed(2)).join(" ");
   const details = await captureBenchmarks({ quick, root, bin, work: join(bin, "..", quick ? "bench-quick" : "bench"), bench, row, log });
-  console.log(`\nCapture (${quick ? "--quick" : "full"}), ${new Date().toISOString()}`);
+  const load1 = loadavg().map((x) => x.toFixed(2)).join(" ");
+  console.log(`\nCapture (${quick ? "--quick" : "full"}), ${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s, load ${load0} → ${load1}`);
   console.log("| benchmark | figure | goal | met? |\n|---|---|---|---|");
   for (const r of rows) console.log(`| ${r.bench} | ${r.figure} | ${r.goal} | ${r.met} |`);
   if (process.env.AIDLINK_BENCH_KEEP) console.log(JSON.stringify(details, null, 2));

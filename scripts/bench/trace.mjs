@@ -47,7 +47,8 @@ export function moduleTasks(events) {
     if (!task) continue;
     const entry = seen.get(task.ts) || { dur: 0, what: new Set() };
     entry.dur = Math.max(entry.dur, task.dur);
-    entry.what.add(e.name);
+    const fn = e.args && e.args.data && e.args.data.functionName;
+    entry.what.add(fn ? `${e.name} ${fn}` : e.name);
     seen.set(task.ts, entry);
   }
   const found = [...seen.values()];

@@ -61,6 +61,12 @@ export async function launchWebDriver(engine) {
   const port = await freePort();
   const log = [];
   const driver = spawn(spec.driver(), [...spec.driverArgs(), `--port=${port}`], { env, stdio: ["ignore", "pipe", "pipe"] });
+  // Should this process end without close() (a crash), the driver still ends its browser.
+  const onExit = () => {
+    driver.kill("SIGTERM");
+    if (xvfb) xvfb.stop();
+  };
+  process.once("exit", onExit);
   driver.stdout.on("data", (d) => log.push(String(d)));
   driver.stderr.on("data", (d) => log.push(String(d)));
   const base = `http://127.0.0.1:${port}`;
@@ -131,6 +137,7 @@ export async function launchWebDriver(engine) {
       driver.kill("SIGTERM");
       await Promise.race([gone, sleep(5000)]);
       if (driver.exitCode === null && driver.signalCode === null) driver.kill("SIGKILL");
+      process.off("exit", onExit);
       if (xvfb) xvfb.stop();
     },
   };
