@@ -58,6 +58,11 @@ async function visit(chain, scenario, variant) {
     } else {
       await page.clock.install();
       await page.goto(pageUrl(chain, variant.page, v, scenario.params(v)));
+      if (variant.key === "aidlink") {
+        // The module loads in real time (network, compile) while virtual seconds pass in a
+        // blink: let it load before the clock runs, as it would within a visit's first seconds.
+        await until("the module loaded", 15_000, () => page.evaluate(() => window.aidlink && window.aidlink.status().state !== "loading"));
+      }
       // Virtual time, one second a step, letting real network work between the steps.
       for (let t = 0; t < scenario.visit; t += 1000) {
         await page.clock.runFor(1000);
