@@ -25,6 +25,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createInterface } from "node:readline";
 import { postgresBench } from "./bench/postgres.mjs";
+import { captureBenchmarks } from "./bench/capture.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
@@ -556,6 +557,7 @@ async function main() {
   await bench("fairness", fairness);
   await bench("retention", retention);
   await bench("postgres", () => postgresBench({ wrk, startServer, stop, load, receiver, row, fmt, ratioText, log, work, relayBin, size, details, features, ADMIN, TOKEN, HASH, SITE_A, INGEST, WEBHOOKS }));
+  details.capture = await captureBenchmarks({ quick, root, bin, work, bench, row, log });
   const load1 = loadavg();
   const env = {
     started: startedAt.toISOString(),

@@ -2,7 +2,8 @@
 # Installs what `npm start` and `npm test` need, and only what is missing (CONTRIBUTING.md,
 # "The toolchain"): the wasm32 target, wasm-bindgen-cli 0.2.130, cargo-deny, npm
 # devDependencies (binaryen 132 = wasm-opt, playwright-core, vite), Debian's chromium +
-# chromium-driver. Warm runs take seconds.
+# chromium-driver, firefox-esr, webkit2gtk-driver and xvfb, and geckodriver (off PATH). Warm
+# runs take seconds.
 # Source it (`. scripts/setup.sh`) to also get PATH with node_modules/.bin first (Debian's
 # wasm-opt 108 produces broken modules: CONTRIBUTING.md, "Pitfalls").
 set -euo pipefail
@@ -81,9 +82,38 @@ setup_chromium() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
+# Firefox ESR and WebKit, the two other engines the browser suites, the smoke test and the
+# end-to-end chain run in (CONTRIBUTING.md, "Running the suites"): Debian's firefox-esr, WebKit's
+# WebDriver (webkit2gtk-driver, which brings MiniBrowser) and Xvfb for its window; geckodriver
+# from crates.io, installed OUTSIDE PATH (the wasm test runner silently prefers Firefox whenever
+# geckodriver is on PATH): scripts/browser-tests.sh and tests/support/engines.mjs find it there.
+GECKODRIVER_VERSION="0.37.1"
+AIDLINK_TOOLS="$HOME/.cargo/aidlink-tools"
+setup_engines() {
+    local missing=()
+    [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+    [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
+    command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        if [ "$(id -u)" -ne 0 ]; then
+            say "missing Debian packages for the Firefox and WebKit tests: ${missing[*]}"
+            say "(sudo apt-get install -y ${missing[*]}), then run again."
+            return 1
+        fi
+        say "installing ${missing[*]} with apt (a few minutes, once)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if [ "$("$AIDLINK_TOOLS/bin/geckodriver" --version 2>/dev/null | head -n 1 | cut -d' ' -f2)" != "$GECKODRIVER_VERSION" ]; then
+        say "installing geckodriver ${GECKODRIVER_VERSION} into ${AIDLINK_TOOLS}/bin, off PATH (about 3 minutes, once)"
+        cargo install geckodriver --locked --version "$GECKODRIVER_VERSION" --root "$AIDLINK_TOOLS" --force
+    fi
+}
+
 setup_rust
 setup_npm
 setup_chromium
+setup_engines
 
 export PATH="$AIDLINK_ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export CHROMEDRIVER=/usr/bin/chromedriver

@@ -36,13 +36,15 @@ step "host tests (the PostgreSQL store's against the throwaway server)" cargo te
 step "relay integration suite again, on PostgreSQL (three instances, database outage)" \
     env AIDLINK_TEST_STORAGE="$AIDLINK_TEST_POSTGRES" cargo test -p aidlink-relay --test relay
 step "fuzz (quick: each target 15 s; npm run fuzz for 10 M inputs each)" bash scripts/fuzz.sh --quick
-step "browser and node tests (wasm-bindgen-test)" cargo test -p aidlink --target wasm32-unknown-unknown
+step "browser and node tests (wasm-bindgen-test, Chromium)" cargo test -p aidlink --target wasm32-unknown-unknown
+step "browser tests in Firefox ESR (quick: the 61 s timing test runs in Chromium)" bash scripts/browser-tests.sh firefox --quick
+step "browser tests in WebKit (quick: the 61 s timing test runs in Chromium)" bash scripts/browser-tests.sh webkit --quick
 step "release bundle" bash scripts/build-wasm.sh
-step "release smoke test" node scripts/smoke-release.mjs
+step "release smoke test (Node; Chromium, Firefox ESR, WebKit)" node scripts/smoke-release.mjs
 step "relay binary" cargo build -p aidlink-relay
-step "relay benchmarks (quick: each one runs; speed is not asserted)" bash scripts/bench.sh --quick
+step "benchmarks (quick: the relay, then the capture in Chromium; each one runs; speed is not asserted)" bash scripts/bench.sh --quick
 step "reliability (quick: crash, outage, storage faults, hostile HTTP; lost must be 0)" bash scripts/reliability.sh --quick
-step "end-to-end and npm package tests" node --test --test-concurrency=1 tests/e2e/ tests/npm/
+step "end-to-end (Chromium; the chain in Firefox ESR and WebKit) and npm package tests" node --test --test-concurrency=1 tests/e2e/ tests/npm/
 step "size report" bash scripts/size.sh
 
 printf '\nsteps: %s passed, 0 failed\n' "$passed"

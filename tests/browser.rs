@@ -1,6 +1,10 @@
-//! The capture module in headless Chromium against a real `document.cookie`, a real Calltouch
-//! queue stub replaced later by a simulated `init.js`, and a fetch recorder in place of the
-//! relay. Run: `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p aidlink --target wasm32-unknown-unknown`.
+//! The capture module in a real browser (Chromium, Firefox or WebKit: CONTRIBUTING.md, "Running
+//! the suites") against a real `document.cookie`, a real Calltouch queue stub replaced later by a
+//! simulated `init.js`, and a fetch recorder in place of the relay. Run:
+//! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p aidlink --target wasm32-unknown-unknown --test browser`.
+//!
+//! Tests wait for what they expect with a deadline (`wait_for`), and assert that nothing was
+//! sent only after a later check of the module is seen (`next_check`, `look_again`).
 #![cfg(target_arch = "wasm32")]
 
 use aidlink::agent;
@@ -21,7 +25,7 @@ async fn cookie_first_then_session_from_calltouch_init() {
     set_cookie("__r_aid_v__", AID);
     set_cookie("_ct", "2200000000464647719");
     let agent = start(|_| {});
-    wait(400).await;
+    next_check().await; // the poll has looked again: the stub still gives no session
     assert_eq!(attempts(), 0, "no session yet: nothing sent");
     assert_eq!(
         queued_ct_calls(),
@@ -71,7 +75,8 @@ async fn session_first_cookie_three_seconds_later() {
     fresh();
     set_cookie("_ct_session_id", "77001");
     let agent = start(|r| r.mod_id = None);
-    wait(3000).await;
+    pace(3000).await; // the scenario: the RTB House tag writes its cookie 3 s after load
+    next_check().await;
     assert_eq!(attempts(), 0);
     assert!(status(&agent).session);
     set_cookie("__r_aid_v__", AID);
@@ -93,7 +98,10 @@ async fn cookie_never_arrives_nothing_sent_no_error() {
     fresh();
     set_cookie("_ct_session_id", "77002");
     let agent = start(|_| {});
-    wait(1500).await;
+    // Three polls after the check at start (100, 200 and 400 ms apart): none sends.
+    for _ in 0..3 {
+        next_check().await;
+    }
     assert_eq!(attempts(), 0);
     let s = status(&agent);
     assert_eq!((s.state, s.cookie, s.session), ("waiting", false, true));
@@ -110,7 +118,7 @@ async fn malformed_values_are_treated_as_absent() {
     set_call_value(JsValue::from_str("undefined"));
     set_cookie("_ct_ids", "vwgixinz%3A99999%3A5555");
     let agent = start(|_| {});
-    wait(800).await;
+    next_check().await;
     assert_eq!(
         attempts(),
         0,
@@ -119,7 +127,11 @@ async fn malformed_values_are_treated_as_absent() {
     assert!(!status(&agent).cookie && !status(&agent).session);
     set_cookie("_ct_ids", "vwgixinz%3A38342%3A5555");
     set_cookie("__r_aid_v__", "%22Quoted_123%22");
-    wait(800).await;
+    next_check().await;
+    assert!(
+        status(&agent).session,
+        "the check after the change read the session"
+    );
     assert_eq!(
         attempts(),
         0,
@@ -161,9 +173,21 @@ async fn consent_pending_then_granted() {
     fresh();
     set_cookie("__r_aid_v__", AID);
     set_cookie("_ct_session_id", "77003");
+    let timers = timers_armed();
     let agent = start(|r| r.consent = Some("pending".into()));
-    wait(600).await;
+    // Nothing can happen later: no timer armed, no listener answering a page event.
+    assert_eq!(
+        timers_armed(),
+        timers,
+        "no timer armed while consent is pending"
+    );
+    assert_eq!(
+        look_again_count(),
+        0,
+        "no listener while consent is pending"
+    );
     assert_eq!(attempts(), 0);
+    assert_eq!(cookie_reads(), 0, "the cookies were not even read");
     let s = status(&agent);
     assert_eq!(
         (s.state, s.cookie, s.session),
@@ -182,10 +206,18 @@ async fn consent_pending_then_denied_clears_storage() {
     set_cookie("_ct_session_id", "77004");
     set_storage_value(SENT_KEY, "b0000000000000001");
     set_storage_value(PENDING_KEY, "b2\t{\"v\":1}\n");
+    let timers = timers_armed();
     let agent = start(|r| r.consent = Some("pending".into()));
     agent::deny_consent(&agent);
     agent::grant_consent(&agent);
-    wait(800).await;
+    // Nothing can happen later: no timer armed, no listener answering a page event.
+    assert_eq!(timers_armed(), timers, "no timer armed once denied");
+    assert_eq!(look_again_count(), 0, "no listener once denied");
+    assert_eq!(
+        cookie_reads(),
+        0,
+        "grant after deny does not read the cookies"
+    );
     assert_eq!(
         attempts(),
         0,
@@ -206,8 +238,9 @@ async fn rtb_id_rotation_sends_again_reload_does_not() {
     agent::stop(&agent);
     // A reload (a new agent, same storage) does not POST the same binding again.
     let reloaded = start(|_| {});
-    wait(800).await;
-    assert_eq!(attempts(), 1);
+    next_check().await;
+    assert!(status(&reloaded).cookie && status(&reloaded).session);
+    assert_eq!(attempts(), 1, "the reloaded page does not POST it again");
     // Safari rotated the id: a new binding.
     set_cookie("__r_aid_v__", "NewId0123456789abcd");
     push_state("/after-rotation");
@@ -228,7 +261,9 @@ async fn spa_navigation_to_a_new_session_sends_a_second_binding() {
     load_ct_init("880001");
     let agent = start(|_| {});
     assert!(wait_for(2000, || delivered().len() == 1).await);
-    wait(6000).await; // the poll is now at its 5 s ceiling
+    // The scenario: 6 s on the page, so the poll is at its 5 s ceiling and only the pushState
+    // (not a poll) can make the check prompt.
+    pace(6000).await;
     load_ct_init("880002");
     push_state("/spa/next");
     assert!(
@@ -252,8 +287,7 @@ async fn unavailable_relay_503_then_204_is_sent_once_honouring_retry_after() {
     set_cookie("_ct_session_id", "77006");
     let agent = start(|_| {});
     assert!(wait_for(5000, || delivered().len() == 1).await);
-    wait(1500).await;
-    assert_eq!(attempts(), 2, "one retry, then nothing more");
+    assert!(wait_for(1000, || status(&agent).sent == 1).await);
     let times = attempt_times();
     assert!(
         times[1] - times[0] >= 1990.0,
@@ -262,21 +296,44 @@ async fn unavailable_relay_503_then_204_is_sent_once_honouring_retry_after() {
     );
     let s = status(&agent);
     assert_eq!((s.sent, s.last_error), (1, None));
+    // A later binding (the id rotates) is sent right after: a delivered binding left at the
+    // head of the one-at-a-time queue would be POSTed again before it.
+    set_cookie("__r_aid_v__", "NewId0123456789abcd");
+    look_again(1);
+    assert!(wait_for(3000, || delivered().len() == 2).await);
+    assert_eq!(
+        attempts(),
+        3,
+        "one retry, then nothing more of the first binding"
+    );
+    assert_eq!(
+        body_field(&delivered()[1], "aid").as_string().as_deref(),
+        Some("NewId0123456789abcd")
+    );
     agent::stop(&agent);
 }
 
 #[wasm_bindgen_test]
 async fn relay_refusal_4xx_is_not_retried() {
     fresh();
-    install_fetch(vec![400], 0);
+    install_fetch(vec![400, 204], 0);
     set_cookie("__r_aid_v__", AID);
     set_cookie("_ct_session_id", "77007");
     let agent = start(|_| {});
-    wait(2500).await;
-    assert_eq!(attempts(), 1);
+    assert!(wait_for(2000, || status(&agent).last_error.is_some()).await);
+    assert_eq!((attempts(), status(&agent).sent), (1, 0));
+    // A later binding (the id rotates) is sent at once and is the next request: a refused
+    // binding kept for a retry would hold the one-at-a-time queue and go first.
+    set_cookie("__r_aid_v__", "NewId0123456789abcd");
+    look_again(1);
+    assert!(wait_for(3000, || delivered().len() == 1).await);
+    assert_eq!(attempts(), 2, "the refused binding was not sent again");
+    assert_eq!(
+        body_field(&delivered()[0], "aid").as_string().as_deref(),
+        Some("NewId0123456789abcd")
+    );
     let s = status(&agent);
-    assert_eq!(s.sent, 0);
-    assert!(s.last_error.is_some());
+    assert_eq!(s.sent, 1);
     agent::stop(&agent);
 }
 
@@ -330,7 +387,7 @@ async fn hostile_page_never_makes_it_throw() {
     break_storage();
     remove_fetch();
     let agent = start(|_| {});
-    wait(500).await;
+    next_check().await; // the poll met the throwing getter again
     let s = status(&agent);
     assert_eq!(
         (s.state, s.cookie),
@@ -340,9 +397,8 @@ async fn hostile_page_never_makes_it_throw() {
     restore_cookies();
     set_cookie("__r_aid_v__", AID);
     assert!(wait_for(2000, || status(&agent).cookie).await);
-    wait(300).await;
     assert!(
-        status(&agent).last_error.is_some(),
+        wait_for(2000, || status(&agent).last_error.is_some()).await,
         "no fetch: retrying, not throwing"
     );
     install_fetch(vec![204], 0);
@@ -385,7 +441,7 @@ async fn two_script_tags_send_once() {
     start_tag(&first, "https://relay.test/aidlink.js", "");
     aidlink::start_tag(&second, "https://relay.test/aidlink.js", "");
     assert!(wait_for(2000, || delivered().len() == 1).await);
-    wait(800).await;
+    look_again(1);
     assert_eq!(attempts(), 1);
     let status: JsValue = aidlink::status();
     let state = js_sys::Reflect::get(&status, &"state".into()).unwrap();

@@ -1,4 +1,5 @@
-//! The capture module in headless Chromium on pages that make its life hard: two tabs sharing
+//! The capture module in a real browser (Chromium, Firefox or WebKit) on pages that make its
+//! life hard: two tabs sharing
 //! one `localStorage`, a tab hidden while the relay fails, while a request is under way or before
 //! the next check has seen a new id, a page whose `fetch` misbehaves, a consent manager calling
 //! back from inside the cookie getter, consent refused before the module loaded, SPA routers
@@ -26,7 +27,8 @@ async fn two_tabs_sharing_storage_post_each_binding_once() {
     set_cookie("__r_aid_v__", AID);
     let tab_a = start(|r| r.mod_id = None);
     assert!(wait_for(3000, || delivered().len() == 1).await);
-    wait(1500).await;
+    look_again(2);
+    assert!(status(&tab_b).cookie && status(&tab_b).session);
     assert_eq!(
         attempts(),
         1,
@@ -35,14 +37,19 @@ async fn two_tabs_sharing_storage_post_each_binding_once() {
     // Safari rotates the id: one new binding, from one of the tabs.
     set_cookie("__r_aid_v__", "Rotated0123456789ab");
     assert!(wait_for(6000, || delivered().len() == 2).await);
-    wait(1500).await;
-    assert_eq!(attempts(), 2);
+    look_again(2);
+    assert_eq!(
+        attempts(),
+        2,
+        "one of the tabs POSTed it, the other did not"
+    );
     agent::stop(&tab_a);
     agent::stop(&tab_b);
     // A reload with the first id: both tabs' sent ids survived each other's writes.
     set_cookie("__r_aid_v__", AID);
     let reloaded = start(|r| r.mod_id = None);
-    wait(1500).await;
+    look_again(1);
+    assert!(status(&reloaded).cookie && status(&reloaded).session);
     assert_eq!(attempts(), 2, "nothing POSTed twice after a reload");
     agent::stop(&reloaded);
 }
@@ -55,7 +62,10 @@ async fn hidden_while_the_relay_fails_beacons_once_and_keeps_it_queued() {
     set_cookie("__r_aid_v__", AID);
     set_cookie("_ct_session_id", "66002");
     let agent = start(|_| {});
-    assert!(wait_for(2000, || attempts() == 1).await);
+    assert!(
+        wait_for(2000, || status(&agent).last_error.is_some()).await,
+        "the first request failed"
+    );
     agent::flush(&agent); // the tab is hidden: visibilitychange
     agent::flush(&agent); // hidden again
     assert_eq!(beacons(), 1, "one last-chance beacon");
@@ -90,7 +100,9 @@ async fn hidden_during_a_request_neither_loses_it_nor_sends_it_twice() {
     agent::stop(&agent);
     assert_eq!(storage_value(PENDING_KEY), None, "nothing left to resend");
     let next_page = start(|_| {});
-    wait(1500).await;
+    // The first page's request has its answer, and the next page has looked again since.
+    assert!(wait_for(2000, || answered() == 1).await);
+    look_again(1);
     assert_eq!(attempts(), 1, "not POSTed again by the next page");
     assert_eq!(beacons(), 0);
     agent::stop(&next_page);
@@ -123,7 +135,7 @@ async fn hidden_before_the_next_check_still_sends_the_new_binding() {
     install_beacon();
     set_cookie("__r_aid_v__", AID);
     let agent = start(|r| r.mod_id = None);
-    wait(1200).await;
+    next_check().await;
     assert_eq!(attempts(), 0, "no session yet: nothing to send");
     set_call_value(JsValue::from_str("66009"));
     hide_page();
@@ -137,7 +149,8 @@ async fn hidden_before_the_next_check_still_sends_the_new_binding() {
     let body = &delivered()[0];
     assert_eq!(body_field(body, "session"), "66009");
     assert_eq!(body_field(body, "aid"), AID);
-    wait(1500).await;
+    assert!(wait_for(1000, || status(&agent).sent == 1).await);
+    look_again(1);
     assert_eq!((attempts(), beacons()), (1, 0), "sent once");
     assert_eq!(status(&agent).sent, 1);
     agent::stop(&agent);
@@ -179,8 +192,11 @@ async fn deny_from_inside_the_cookie_getter_is_obeyed_at_once() {
         agent::deny_consent(&inner);
     });
     hook_cookies(deny.as_ref().unchecked_ref());
+    let timers = timers_armed();
     agent::grant_consent(&agent);
-    wait(800).await;
+    // Nothing can happen later: no timer armed, no listener answering a page event.
+    assert_eq!(timers_armed(), timers, "no timer armed once denied");
+    assert_eq!(look_again_count(), 0, "no listener once denied");
     restore_cookies();
     assert_eq!(status(&agent).state, "denied");
     assert_eq!(attempts(), 0, "nothing sent");
@@ -206,7 +222,7 @@ async fn set_attrs_needs_no_session_and_is_repeated_on_every_page() {
     agent::stop(&first);
     let second = start(|r| r.mod_id = None);
     assert!(wait_for(2000, || attrs_calls().len() == 3).await);
-    wait(500).await;
+    look_again(1);
     assert_eq!(attempts(), 1, "the binding itself is not repeated");
     assert_eq!(attrs_calls().len(), 3, "once per page");
     agent::stop(&second);
@@ -234,8 +250,12 @@ async fn consent_refused_before_load_or_with_bad_settings_clears_storage() {
     let attrs = js_sys::Object::new();
     js_sys::Reflect::set(&attrs, &"data-site".into(), &"38342".into()).unwrap();
     let tag = make_script(attrs.into());
+    let timers = timers_armed();
     aidlink::start_tag(&tag, "https://relay.test/aidlink.js", "denied");
-    wait(800).await;
+    // Nothing can happen later: no timer armed, no listener answering a page event.
+    assert_eq!(timers_armed(), timers, "no timer armed once denied");
+    assert_eq!(look_again_count(), 0, "no listener once denied");
+    assert_eq!(cookie_reads(), 0, "the cookies were not read");
     let status = aidlink::status();
     let state = js_sys::Reflect::get(&status, &"state".into()).unwrap();
     assert_eq!(state.as_string().as_deref(), Some("denied"));
@@ -252,11 +272,13 @@ async fn after_the_first_minute_page_events_check_at_most_every_5_s() {
     let agent = start(|_| {});
     let nothing = Closure::<dyn FnMut()>::new(|| {});
     hook_cookies(nothing.as_ref().unchecked_ref());
-    wait(61_000).await;
+    // The scenario: the throttle starts a minute after load, then a router rewrites the URL
+    // every 50 ms for 5 s as the user scrolls. Both are pacing, not waits for a result.
+    pace(61_000).await;
     let before = cookie_reads();
     for n in 0..100 {
-        replace_state(&format!("/router/{n}")); // a router rewriting the URL as the user scrolls
-        wait(50).await;
+        replace_state(&format!("/router/{n}"));
+        pace(50).await;
     }
     let checks = cookie_reads() - before;
     restore_cookies();
@@ -297,7 +319,8 @@ async fn json_cookie_written_three_seconds_after_load_is_bound_with_its_id() {
     fresh();
     set_cookie("_ct_session_id", "66101");
     let agent = start(|r| r.mod_id = None); // the default names: __r_aid_v__, __rtbh.aid
-    wait(3000).await;
+    pace(3000).await; // the scenario: the RTB House tag writes its cookie 3 s after load
+    next_check().await;
     assert_eq!(attempts(), 0);
     assert!(!status(&agent).cookie && status(&agent).session);
     set_cookie("__rtbh.aid", &rtbh_aid(UUID, FOUR_MONTHS_MS));

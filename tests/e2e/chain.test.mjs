@@ -2,24 +2,18 @@
 // House tag and Calltouch loader, the real relay binary on loopback, and a fake RTB House.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { ACCEPTED, closeBrowser, settled, waitFor, withDemo } from "../support/demo-session.mjs";
+import {
+  ACCEPTED,
+  callAndExpectPostback,
+  closeBrowser,
+  leadOf,
+  pageCookie,
+  settled,
+  waitFor,
+  withDemo,
+} from "../support/demo-session.mjs";
 
 after(closeBrowser);
-
-const pageCookie = (page, name) =>
-  page.evaluate((n) => (document.cookie.match(new RegExp("(?:^|; )" + n + "=([^;]*)")) || [])[1] || null, name);
-
-const leadOf = (postback) => `call-${postback.tag.match(/_ct-call-(\d+)_$/)[1]}`;
-
-async function callAndExpectPostback(demo, page, aid) {
-  await page.click("#simulate-call");
-  assert.ok(aid, "the page has an RTB House id");
-  const mine = () => demo.peer.postbacks.filter((p) => p.aid === aid && p.status === 200);
-  await waitFor(() => mine().length > 0, { what: "postback" });
-  await settled(demo, leadOf(mine()[0]));
-  assert.equal(mine().length, 1, `one accepted postback for ${aid}: ${JSON.stringify(demo.peer.postbacks)}`);
-  assert.match(mine()[0].tag, /_conversion_action_call_[^_]*_ct-call-\d+_$/, "a call conversion");
-}
 
 test("cookie and session at once, call ends: exactly one postback carrying the page's id", async () => {
   // Target calls only: Calltouch knows whether a call is a target one only at its end, so the

@@ -76,6 +76,12 @@ extern "C" {
     pub fn cookie_reads() -> u32;
     #[wasm_bindgen(js_name = replaceState)]
     pub fn replace_state(path: &str);
+    /// Dispatches `pageshow`; how many agents looked again (read `document.cookie`) during it.
+    #[wasm_bindgen(js_name = lookAgain)]
+    pub fn look_again_count() -> u32;
+    #[wasm_bindgen(js_name = timersArmed)]
+    pub fn timers_armed() -> u32;
+    pub fn answered() -> u32;
 }
 
 /// The loader's waiting (the poll, the page's events, requests and retry delays), as shipped.
@@ -99,7 +105,10 @@ fn watch(check: impl Fn(u32, JsValue) -> JsValue + 'static) {
 pub const AID: &str = "AbCdEf0123456789xyz";
 pub const ENDPOINT: &str = "https://relay.test/v1/bindings";
 
-pub async fn wait(ms: u32) {
+/// Lets `ms` of the scenario pass: only where the time is the scenario itself (a cookie
+/// written 3 s after load, a minute of throttled checks), never to wait for a result; each
+/// call says why in a comment.
+pub async fn pace(ms: u32) {
     let _ = JsFuture::from(sleep(ms)).await;
 }
 
@@ -109,9 +118,31 @@ pub async fn wait_for(ms: u32, cond: impl Fn() -> bool) -> bool {
         if cond() {
             return true;
         }
-        wait(50).await;
+        pace(50).await;
     }
     cond()
+}
+
+/// Waits (up to 3 s) until a running agent has looked at the page again after this call: its
+/// poll or an event read `document.cookie`. What a check would have sent has been handed to
+/// `fetch` by then, so "nothing was sent" can be asserted after it.
+pub async fn next_check() {
+    let before = cookie_reads();
+    assert!(
+        wait_for(3000, || cookie_reads() > before).await,
+        "no check of the page within 3 s"
+    );
+}
+
+/// Makes every running agent look again now (a `pageshow`, answered synchronously during an
+/// agent's first minute) and asserts that at least `agents` did: what they would send has been
+/// handed to `fetch` when this returns.
+pub fn look_again(agents: u32) {
+    let looked = look_again_count();
+    assert!(
+        looked >= agents,
+        "{looked} of {agents} agents looked again on pageshow"
+    );
 }
 
 pub fn config(edit: impl FnOnce(&mut RawConfig)) -> Config {
