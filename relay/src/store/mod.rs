@@ -4,11 +4,15 @@
 //! once it is committed: the HTTP layer acknowledges nothing that is not durable. Reads that a
 //! decision, the lead API or `/metrics` needs never wait behind writes. [`sqlite`] is the
 //! embedded implementation; the conformance suite (`conformance`, tests only) is the bar every
-//! backend passes.
+//! backend passes. What the operator's screen keeps (saved settings, sessions, the lead log,
+//! live counters) is [`screen::ScreenStore`], which every `Store` implements too.
 
 #[cfg(test)]
 mod conformance;
+pub mod screen;
 pub mod sqlite;
+
+pub use screen::ScreenStore;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -262,8 +266,9 @@ impl Purged {
     }
 }
 
-/// Durable storage. Writes resolve after commit; reads see committed data.
-pub trait Store: Send + Sync {
+/// Durable storage. Writes resolve after commit; reads see committed data. The operator
+/// screen's part is its supertrait, [`ScreenStore`].
+pub trait Store: ScreenStore + Send + Sync {
     /// Answers when the database does (readiness).
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Commits a write to a scratch row (readiness, and the start-up check): fails when storage

@@ -10,6 +10,7 @@
 
 mod read;
 mod schema;
+mod screen;
 mod sql;
 mod write;
 
