@@ -23,14 +23,18 @@
 //! Wire types shared with the browser module (the binding payload) live in `aidlink-protocol`.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod decide;
 pub mod http;
 pub mod metrics;
 pub mod outbox;
+pub mod overlay;
 pub mod pipeline;
 pub mod postback;
 pub mod reload;
+pub mod saved;
+pub mod screen;
 pub mod store;
 pub mod webhook;

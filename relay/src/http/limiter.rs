@@ -89,6 +89,20 @@ impl Limiter {
         result
     }
 
+    /// Whether `ip` is out of requests at `now_ms` under `per_minute`, without taking one:
+    /// `Some(seconds)` until one is allowed again. (The sign-in of the operator's screen takes
+    /// a request only for each failed attempt, and refuses any attempt while this says so.)
+    pub fn blocked(&self, ip: IpAddr, per_minute: u32, now_ms: i64) -> Option<u64> {
+        let per_minute = i64::from(per_minute.max(1));
+        let bucket = self.current.get(&ip).or_else(|| self.previous.get(&ip))?;
+        let elapsed = now_ms.saturating_sub(bucket.at_ms).max(0);
+        let milli = (bucket.milli + elapsed.saturating_mul(per_minute) / 60).min(per_minute * 1000);
+        (milli < 1000).then(|| {
+            let wait_ms = ((1000 - milli) * 60 + per_minute - 1) / per_minute;
+            ((wait_ms + 999) / 1000).max(1) as u64
+        })
+    }
+
     /// Addresses remembered now.
     pub fn len(&self) -> usize {
         self.current.len() + self.previous.len()
@@ -122,6 +136,21 @@ mod tests {
         assert_eq!(l.take(ip(1), 12, 6_000), Err(5));
         // Another address has its own bucket.
         assert_eq!(l.take(ip(2), 12, 6_000), Ok(()));
+    }
+
+    #[test]
+    fn blocked_says_when_without_taking() {
+        let mut l = Limiter::default();
+        assert_eq!(l.blocked(ip(9), 5, 0), None, "unknown address");
+        for _ in 0..5 {
+            assert_eq!(l.blocked(ip(9), 5, 0), None);
+            assert_eq!(l.take(ip(9), 5, 0), Ok(()));
+        }
+        // 5 per minute: one back every 12 s; asking again takes nothing.
+        assert_eq!(l.blocked(ip(9), 5, 0), Some(12));
+        assert_eq!(l.blocked(ip(9), 5, 6_000), Some(6));
+        assert_eq!(l.blocked(ip(9), 5, 12_000), None);
+        assert_eq!(l.blocked(ip(10), 5, 12_000), None, "another address");
     }
 
     #[test]
