@@ -202,8 +202,9 @@ impl SiteForm {
     }
 
     /// The site this form makes from `base` (which keeps its webhook token, and its PKEY when
-    /// none was typed); or what could not be read, each with its key path.
-    pub fn to_site(&self, base: &Site) -> Result<Site, Vec<Problem>> {
+    /// none was typed), and what could not be read, each with its key path (left out of the
+    /// site, so the site can still be checked for the rest).
+    pub fn to_site(&self, base: &Site) -> (Site, Vec<Problem>) {
         let mut problems = Vec::new();
         let mut choice = |path: &str| {
             problems.push(Problem {
@@ -277,11 +278,7 @@ impl SiteForm {
                 }),
             }
         }
-        if problems.is_empty() {
-            Ok(site)
-        } else {
-            Err(problems)
-        }
+        (site, problems)
     }
 
     /// The rows to show: as typed, and one empty row at the end when the last is not.

@@ -269,30 +269,26 @@ async fn submit(
         }
         focus = Some(Focus::AddButton);
     } else {
-        match form.to_site(&base) {
-            Ok(candidate) if problems.is_empty() => {
-                let (file, saved) = (state.settings.file(), state.settings.saved());
-                problems = overlay::problems(&file, &saved, &candidate);
-                if problems.is_empty() {
-                    let who = session::label(&op.session);
-                    saved::save(
-                        &state.settings,
-                        &*state.store,
-                        &candidate,
-                        &who,
-                        state.now(),
-                    )
-                    .await
-                    .map_err(|e| match e {
-                        saved::SavedError::Store(e) => ScreenError::Store(e),
-                        other => ScreenError::BadRequest(other.to_string()),
-                    })?;
-                    let to = format!("/admin/sites/{}?saved=1", candidate.id);
-                    return Ok(Redirect::to(&to).into_response());
-                }
-            }
-            Ok(_) => {}
-            Err(unreadable) => problems.extend(unreadable),
+        let (candidate, unreadable) = form.to_site(&base);
+        problems.extend(unreadable);
+        let (file, saved) = (state.settings.file(), state.settings.saved());
+        problems.extend(overlay::problems(&file, &saved, &candidate));
+        if problems.is_empty() {
+            let who = session::label(&op.session);
+            saved::save(
+                &state.settings,
+                &*state.store,
+                &candidate,
+                &who,
+                state.now(),
+            )
+            .await
+            .map_err(|e| match e {
+                saved::SavedError::Store(e) => ScreenError::Store(e),
+                other => ScreenError::BadRequest(other.to_string()),
+            })?;
+            let to = format!("/admin/sites/{}?saved=1", candidate.id);
+            return Ok(Redirect::to(&to).into_response());
         }
         status = StatusCode::BAD_REQUEST;
     }

@@ -12,6 +12,9 @@
 //! - `ops`: CORS, assets, health, metrics, logs, `check-config`.
 //! - `refusals`: bad input gets the right status and stores nothing.
 //! - `router`: `app(state)` with `oneshot`, storage that cannot commit.
+//! - `screen`: the operator's screen: sign-in and its limit, sessions and their expiry,
+//!   CSRF, the CSP, the test lead, `Retry`.
+//! - `settings`: settings saved on the screen over the file's, across reloads and instances.
 //! - `storage`: group commit, kills and restarts.
 //! - `sweep`: a failed decision is retried within seconds.
 mod support;
@@ -25,5 +28,7 @@ mod ingest;
 mod ops;
 mod refusals;
 mod router;
+mod screen;
+mod settings;
 mod storage;
 mod sweep;

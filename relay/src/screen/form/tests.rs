@@ -23,7 +23,7 @@ fn a_site_shown_and_posted_back_unchanged_is_the_same_site() {
     let site = site();
     let form = SiteForm::from_site(&site);
     assert_eq!(form.pkey, "", "the PKEY is never shown");
-    assert_eq!(form.to_site(&site), Ok(site.clone()));
+    assert_eq!(form.to_site(&site), (site.clone(), Vec::new()));
     // As the browser posts it: the rendered form's fields, read back.
     let html = render(
         &form,
@@ -54,7 +54,8 @@ fn posted_fields_become_a_site() {
          &call_value=10&request_value=&allowed_origins=https%3A%2F%2Fshop.example%0D%0A%0D%0A\
          &webhook_ip_allow=92.118.66.0%2F23%0A10.0.0.1&attr_key=__r_aid_v__&action=save",
     ));
-    let site = form.to_site(&base).unwrap();
+    let (site, problems) = form.to_site(&base);
+    assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(site.pkey, base.pkey, "empty PKEY: unchanged");
     assert_eq!(site.webhook_token, base.webhook_token);
     assert_eq!(site.tagging_hash, "AAAAAAAAAAAAAAAAAAAA");
@@ -85,11 +86,8 @@ fn posted_fields_become_a_site() {
     let typed = SiteForm::from_pairs(&pairs(
         "pkey=new-pkey-1&region=omni&tag_match=any&attribution=last_click&dedup=default",
     ));
-    assert_eq!(typed.to_site(&base).unwrap().pkey, "new-pkey-1");
-    assert!(
-        !typed.to_site(&base).unwrap().enabled,
-        "an unticked switch is off"
-    );
+    assert_eq!(typed.to_site(&base).0.pkey, "new-pkey-1");
+    assert!(!typed.to_site(&base).0.enabled, "an unticked switch is off");
 }
 
 #[test]
@@ -98,7 +96,11 @@ fn what_cannot_be_read_is_a_problem_at_its_field() {
         "region=mars&metric=all_calls&metric=bogus&tag_match=any&attribution=last_click&dedup=default\
          &cond_field=&cond_op=equals&cond_value=orphan&webhook_ip_allow=not-a-net",
     ));
-    let problems = form.to_site(&crate::config::test_site("")).unwrap_err();
+    let (site, problems) = form.to_site(&crate::config::test_site(""));
+    assert!(
+        site.webhook_ip_allow.is_empty() && site.traffic.is_empty(),
+        "left out"
+    );
     let found: Vec<(&str, &Message)> = problems
         .iter()
         .map(|p| (p.path.as_str(), &p.message))

@@ -3,6 +3,7 @@
 //! that records postbacks and answers with scripted statuses).
 
 pub mod fault;
+pub mod screen;
 mod wait;
 
 pub use wait::wait_until;
