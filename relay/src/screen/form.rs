@@ -2,7 +2,7 @@
 //! Advertiser tagging hash, Region, the metrics, Tags and Tag match, the traffic conditions,
 //! Attribution model, `Integration enabled`, then the keys added since (dedup, values, allowed
 //! origins, webhook IP allow-list, attrs key). [`SiteForm`] holds what was typed (so a refused
-//! form comes back as typed), reads a posted form, becomes a [`Site`] (or the problems reading
+//! form comes back as typed, a newly typed PKEY included, never the stored one), reads a posted form, becomes a [`Site`] (or the problems reading
 //! it), and writes itself as HTML with each problem beside its field. Conditions work without
 //! script: `Add condition` and `Remove condition` post the form back; a row without a field is
 //! ignored, and there is always one empty row to fill.
@@ -422,7 +422,9 @@ pub fn render(form: &SiteForm, view: &View<'_>) -> String {
         ),
         _ => format!("{} {}", t(T::PkeyUnset), t(T::PkeyHint)),
     };
-    let mut pkey = view.input("pkey", T::Pkey, "", None);
+    // Only a PKEY typed into this very form comes back (masked by the browser), so a post-back
+    // (a condition row added, a refused save) loses nothing; the stored one never does.
+    let mut pkey = view.input("pkey", T::Pkey, &form.pkey, None);
     pkey.kind = "password";
     pkey.hint = Some(&pkey_hint);
     pkey.extra = "autocomplete=\"new-password\"";

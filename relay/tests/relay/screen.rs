@@ -444,3 +444,55 @@ async fn retry_requeues_a_dead_lead_as_replay_does_and_refuses_one_past_24_hours
         "/admin/sites/38342/leads?notice=not_dead&lead=call-1"
     );
 }
+
+#[tokio::test]
+async fn without_script_condition_rows_are_added_and_removed_by_posting_back_nothing_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let screen = Screen::open(dir.path(), "");
+    let (cookie, csrf) = screen.sign_in().await;
+    let form = screen
+        .site_form(
+            "38342",
+            &cookie,
+            &[
+                &format!("csrf={csrf}"),
+                "pkey=typed-not-saved-1",
+                "cond_field=utm_source",
+                "cond_value=yandex",
+                "action=add_condition",
+            ],
+        )
+        .await;
+    let added = screen.post("/admin/sites/38342", &cookie, &form).await;
+    assert_eq!(added.status, StatusCode::OK);
+    assert!(
+        added
+            .body
+            .contains("id=\"cond-field-1\" name=\"cond_field\" autofocus"),
+        "a new row, focused"
+    );
+    assert!(
+        added
+            .body
+            .contains("id=\"cond-value-0\" name=\"cond_value\" value=\"yandex\""),
+        "kept as typed"
+    );
+    assert!(
+        added.body.contains("value=\"typed-not-saved-1\""),
+        "the PKEY just typed comes back"
+    );
+    assert!(
+        screen.store.saved_sites().await.unwrap().is_empty(),
+        "nothing saved"
+    );
+    let removed = form.replace("action=add_condition", "action=remove%3A0");
+    let page = screen.post("/admin/sites/38342", &cookie, &removed).await;
+    assert!(!page.body.contains("value=\"yandex\""), "row 0 gone");
+    assert!(page
+        .body
+        .contains("value=\"add_condition\" class=\"secondary\" autofocus"));
+    assert!(screen.store.saved_sites().await.unwrap().is_empty());
+    // The stored PKEY itself never comes back.
+    let shown = screen.get("/admin/sites/38342", &cookie).await;
+    assert!(!shown.body.contains(crate::support::PKEY));
+}

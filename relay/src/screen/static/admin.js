@@ -1,7 +1,8 @@
 // The operator screen's one script (served from /admin/static/admin.js; the pages have no
 // inline script, so a strict Content-Security-Policy holds). Every page works without it;
-// it adds the copy buttons, submits the Status filter on change, and keeps the live view
-// up to date by polling its JSON every 3 seconds.
+// it adds the copy buttons, adds and removes traffic condition rows in place (without it
+// those buttons post the form back), submits the Status filter on change, and keeps the live
+// view up to date by polling its JSON every 3 seconds.
 "use strict";
 
 function copy(button) {
@@ -27,6 +28,55 @@ function fallback(source, done) {
   } catch (_) {
     // The text stays selected for the operator to copy by hand.
   }
+}
+
+// Condition rows: ids, labels and the Remove button's value follow the row's position.
+function renumber(fieldset) {
+  fieldset.querySelectorAll(".condition").forEach((condition, i) => {
+    condition.id = `condition-${i}`;
+    condition.querySelectorAll("[id], [for], [aria-describedby]").forEach((el) => {
+      for (const attr of ["id", "for", "aria-describedby"]) {
+        const value = el.getAttribute(attr);
+        if (value) el.setAttribute(attr, value.replace(/(cond-(?:field|op|value)-|cond-)\d+/g, `$1${i}`));
+      }
+    });
+    const remove = condition.querySelector('button[value^="remove:"]');
+    if (remove) remove.value = `remove:${i}`;
+  });
+}
+
+function conditions(fieldset) {
+  const add = fieldset.querySelector('button[value="add_condition"]');
+  fieldset.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    if (button === add) {
+      event.preventDefault();
+      const rows = fieldset.querySelectorAll(".condition");
+      const row = rows[rows.length - 1].cloneNode(true);
+      row.querySelectorAll(".error").forEach((e) => e.remove());
+      row.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+      row.querySelectorAll("select").forEach((select) => {
+        select.selectedIndex = 0;
+      });
+      row.querySelectorAll("input").forEach((input) => { input.value = ""; });
+      add.before(row);
+      renumber(fieldset);
+      row.querySelector("select").focus();
+    } else if (button.value.startsWith("remove:")) {
+      event.preventDefault();
+      const rows = fieldset.querySelectorAll(".condition");
+      const row = button.closest(".condition");
+      if (rows.length > 1) {
+        row.remove();
+      } else {
+        row.querySelectorAll("select").forEach((select) => { select.selectedIndex = 0; });
+        row.querySelectorAll("input").forEach((input) => { input.value = ""; });
+      }
+      renumber(fieldset);
+      add.focus();
+    }
+  });
 }
 
 function row(cells, header) {
@@ -96,4 +146,5 @@ document.addEventListener("DOMContentLoaded", () => {
     select.addEventListener("change", () => select.form.requestSubmit());
   });
   document.querySelectorAll("[data-live]").forEach(live);
+  document.querySelectorAll("fieldset.conditions").forEach(conditions);
 });
