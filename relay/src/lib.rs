@@ -7,16 +7,22 @@
 //! - [`webhook`]: a Calltouch webhook's fields → a [`webhook::Lead`] without personal data.
 //! - [`store`]: the durable [`store::Store`] trait and its SQLite implementation (WAL, group
 //!   commit on one writer, reads on their own connections); it loads facts and writes
-//!   verdicts; nothing is acknowledged before it is committed.
+//!   verdicts, and keeps what the operator's screen saves; nothing is acknowledged before it
+//!   is committed.
 //! - [`pipeline`]: "decide this lead now" (load facts → judge → record), the sweep of leads
 //!   left undecided, and retention.
-//! - [`decide`]: the rules, pure: switch → RTB House id → call end → metrics → tags → traffic
-//!   under the attribution model; the first "no" is the recorded reason.
+//! - [`decide`]: the rules, pure, checked one by one: switch → credentials → RTB House id →
+//!   call end → metrics → tags → traffic under the attribution model; the first "no" is the
+//!   recorded reason.
 //! - [`postback`]: the RTB House postback URL.
 //! - [`outbox`]: delivery with retry, backoff, `Retry-After`, dead letters; up to
 //!   `rtbhouse.concurrency` in flight, shared fairly between sites.
 //! - [`config`] and [`reload`]: the TOML settings, validated with key paths, reloaded on SIGHUP
-//!   or file change.
+//!   or file change; the effective settings put the sites saved on the operator's screen in
+//!   place of the file's ([`overlay`], pure), read and written by [`saved`] (a save with its
+//!   [`audit`] entry; a poll of the settings version on every instance).
+//! - [`screen`]: the operator's screen at `/admin`: sign-in and sessions, sites and their form,
+//!   the lead log and trails with `Retry`, the live view, the test lead; Russian and English.
 //! - [`metrics`]: Prometheus counters.
 //! - [`clock`]: the one clock (system time, or a manual one in tests).
 //!

@@ -142,7 +142,6 @@ test("an operator adds a site, its leads follow the settings, a dead one is retr
 
     // The live view is open when the call arrives: it shows up without a reload.
     await page.goto(`${demo.relayUrl}/admin/sites/${SITE}/live?lang=en`);
-    await shot(page, "live-empty");
     await bind(demo, "S-1", "C-1");
     await callEnds(hookUrl, "1001", "S-1", "C-1");
     await page.locator("#events li", { hasText: "call-1001" }).first().waitFor({ timeout: 10000 });
