@@ -10,10 +10,11 @@
 //! - `hostile`: clients that try to exhaust the relay (slow, huge, many) are cut off.
 //! - `ingest`: webhooks and bindings in, client addresses, bodies.
 //! - `ops`: CORS, assets, health, metrics, logs, `check-config`.
+//! - `pages`: the screen's test lead, `Retry`, and its form without script.
 //! - `refusals`: bad input gets the right status and stores nothing.
 //! - `router`: `app(state)` with `oneshot`, storage that cannot commit.
 //! - `screen`: the operator's screen: sign-in and its limit, sessions and their expiry,
-//!   CSRF, the CSP, the test lead, `Retry`.
+//!   CSRF, the CSP, the language.
 //! - `settings`: settings saved on the screen over the file's, across reloads and instances.
 //! - `storage`: group commit, kills and restarts.
 //! - `sweep`: a failed decision is retried within seconds.
@@ -26,6 +27,7 @@ mod delivery;
 mod hostile;
 mod ingest;
 mod ops;
+mod pages;
 mod refusals;
 mod router;
 mod screen;

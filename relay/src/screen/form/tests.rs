@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::{Attribution, TrafficField, TrafficOp};
+use crate::screen::i18n::Lang;
 
 fn pairs(text: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(text.as_bytes())
