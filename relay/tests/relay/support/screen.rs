@@ -2,9 +2,9 @@
 //! SQLite store in a temp dir, on a clock the test moves. A browser's part (its cookie, the
 //! CSRF token read from the page) is played by [`Screen::sign_in`] and [`Screen::post`].
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use aidlink_relay::clock::Clock;
 use aidlink_relay::config::Config;
 use aidlink_relay::http::{app, AppState};
 use aidlink_relay::metrics::Metrics;
@@ -26,7 +26,7 @@ pub const MINUTE: i64 = 60_000;
 pub struct Screen {
     pub state: Arc<AppState>,
     pub store: Arc<dyn Store>,
-    pub clock: Arc<AtomicI64>,
+    pub clock: Clock,
 }
 
 /// An answer: status, headers, body text.
@@ -73,14 +73,13 @@ impl Screen {
         let db = dir.join("aidlink.db");
         let config = Config::parse(&config_text(&db, extra_server)).unwrap();
         let store: Arc<dyn Store> = Arc::new(Sqlite::open(db.to_str().unwrap()).unwrap());
-        let clock = Arc::new(AtomicI64::new(T0));
-        let now = clock.clone();
+        let clock = Clock::manual(T0);
         let state = AppState::with_clock(
             Settings::new(config),
             store.clone(),
             Arc::new(Metrics::default()),
             Arc::new(tokio::sync::Notify::new()),
-            Arc::new(move || now.load(Ordering::SeqCst)),
+            clock.clone(),
         );
         Screen {
             state,
@@ -91,7 +90,7 @@ impl Screen {
 
     /// Moves the clock on by `ms`.
     pub fn advance(&self, ms: i64) {
-        self.clock.fetch_add(ms, Ordering::SeqCst);
+        self.clock.advance(ms);
     }
 
     /// Sends `request` through the router.
