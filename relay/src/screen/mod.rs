@@ -144,7 +144,8 @@ pub struct Visit {
     pub lang: Lang,
     /// Over HTTPS: a trusted proxy said `X-Forwarded-Proto: https`.
     pub https: bool,
-    /// The `Host` the request was sent to (for the webhook URL and the script tag).
+    /// The host the request was sent to (for the webhook URL and the script tag): a trusted
+    /// proxy's `X-Forwarded-Host`, else `Host`.
     pub host: String,
     /// The client (as for every route: `server.trusted_proxies` decide `X-Forwarded-For`).
     pub ip: IpAddr,
@@ -214,14 +215,25 @@ impl FromRequestParts<Arc<AppState>> for Visit {
                 .flat_map(|v| v.split(','))
                 .next_back()
                 .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
-        let host = parts
+        let plain = |h: &&str| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        };
+        // Behind a trusted proxy that names the host it was asked for, that host.
+        let forwarded = parts
             .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                !h.is_empty()
-                    && h.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            .get_all("x-forwarded-host")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .map(str::trim)
+            .filter(|h| from_proxy && plain(h));
+        let host = forwarded
+            .or_else(|| {
+                let host = parts.headers.get(header::HOST)?.to_str().ok()?;
+                Some(host).filter(plain)
             })
             .unwrap_or(&config.server.listen)
             .to_string();

@@ -72,6 +72,25 @@ async fn the_cookie_is_secure_when_a_trusted_proxy_says_https() {
     let page = screen.send(request).await;
     let set = page.headers[header::SET_COOKIE].to_str().unwrap();
     assert!(set.ends_with("; Secure"), "{set}");
+    // The webhook URL and script tag name the host and scheme the proxy was asked for.
+    let cookie = set.split(';').next().unwrap();
+    let request = axum::http::Request::get("/admin/sites/38342")
+        .header(header::COOKIE, cookie)
+        .header(header::HOST, "127.0.0.1:8080")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "relay.example")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let site = screen.send(request).await;
+    assert!(
+        site.body
+            .contains("https://relay.example/v1/calltouch/38342?token=hook-token-0123456789"),
+        "{}",
+        site.body
+    );
+    assert!(site
+        .body
+        .contains("src=&quot;https://relay.example/aidlink.js&quot;"));
     let untrusted = Screen::open(tempfile::tempdir().unwrap().path(), "");
     let request = axum::http::Request::post("/admin/sign-in")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
