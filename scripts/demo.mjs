@@ -9,6 +9,7 @@ aidlink demo is running (Ctrl-C stops everything):
   demo shop page       ${demo.relayUrl}/            (variants: /consent.html, /csp.html; ?rtb_delay=5000&ct_delay=3000)
   capture bundle       ${demo.relayUrl}/aidlink.js
   relay metrics        ${demo.relayUrl}/metrics
+  operator screen      ${demo.relayUrl}/admin          (sign in with the admin token: ${ADMIN_TOKEN})
   decision log         curl -H 'Authorization: Bearer ${ADMIN_TOKEN}' '${demo.relayUrl}/v1/sites/${SITE}/leads?status=sent'
   fake RTB House       ${demo.peerUrl}/demo/postbacks
   relay config         ${demo.configPath}

@@ -4,9 +4,11 @@
 //! whose RTB House credentials are not set yet is valid, with a warning ([`Config::warnings`]).
 
 mod error;
+mod message;
 mod validate;
 
 pub use error::{ConfigError, Problem};
+pub use message::Message;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -39,8 +41,12 @@ pub struct Config {
 pub struct Server {
     /// Address to listen on. Default `127.0.0.1:8080`.
     pub listen: String,
-    /// Bearer token for `/v1/sites/*`. Required, at least 16 characters.
+    /// Bearer token for `/v1/sites/*`, and what an operator types to sign in to the screen at
+    /// `/admin`. Required, at least 16 characters.
     pub admin_token: String,
+    /// A signed-in session of the operator's screen ends after this long without a request
+    /// (a duration, `1m` to `7d`). Default `30m`.
+    pub admin_session_idle: String,
     /// Folder with the capture bundle (`aidlink.js`, `aidlink_bg.wasm`), served at `/`.
     /// Default `dist/script`.
     pub assets_dir: PathBuf,
@@ -50,7 +56,9 @@ pub struct Server {
     pub bindings_per_minute_per_ip: u32,
     /// Reverse proxies whose `X-Forwarded-For` is trusted for the client IP: behind them the
     /// client is the right-most forwarded address that is not one of them (re-read on reload;
-    /// their exemption from `max_connections_per_ip` is read at start-up). Default none.
+    /// their exemption from `max_connections_per_ip` is read at start-up). Their
+    /// `X-Forwarded-Proto: https` is believed too: the operator's screen then marks its session
+    /// cookie `Secure`. Default none.
     pub trusted_proxies: Vec<IpNet>,
     /// Largest Calltouch webhook body, bytes (Calltouch sends a few KB); a larger one is
     /// refused 413 unread (a declared length) or as soon as it passes this. The site and token
@@ -87,6 +95,7 @@ impl Default for Server {
         Server {
             listen: "127.0.0.1:8080".into(),
             admin_token: String::new(),
+            admin_session_idle: "30m".into(),
             assets_dir: PathBuf::from("dist/script"),
             static_dir: None,
             bindings_per_minute_per_ip: 120,
@@ -118,6 +127,10 @@ impl Server {
     /// `shutdown_grace_ms` as a duration.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
+    }
+    /// `admin_session_idle` as a duration (validated at load).
+    pub fn admin_session_idle(&self) -> Duration {
+        humantime::parse_duration(&self.admin_session_idle).unwrap_or(Duration::from_secs(1800))
     }
 }
 
@@ -216,7 +229,7 @@ impl RtbHouse {
 }
 
 /// One `[[site]]`: a Calltouch site and its RTB House integration settings.
-#[derive(Clone, Deserialize, Serialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
     /// Calltouch site id (numeric). Required.

@@ -107,36 +107,92 @@ pub fn attributed(touches: &[Touch], model: Attribution) -> Option<&Touch> {
     }
 }
 
-/// Decides one lead event for `site`, given its RTB House id (see [`pick_aid`]) and the
-/// visitor's touchpoints in time order.
-pub fn decide(site: &Site, lead: &Lead, aid: Option<&str>, touches: &[Touch]) -> Decision {
-    if !site.enabled {
-        return Decision::SwitchedOff;
-    }
-    if let Some(key) = site.unset_credentials().next() {
-        return Decision::Misconfigured(key);
-    }
-    let Some(aid) = aid else {
-        return Decision::NoRtbId;
-    };
-    if lead.kind == LeadKind::Call && !lead.is_call_end() && needs_call_end(site, lead) {
-        return Decision::WaitingCallEnd;
-    }
-    if !site.metrics.iter().any(|m| metric_matches(*m, lead)) {
-        return Decision::Filtered(Filter::Metric);
-    }
-    if !tags_match(site, lead) {
-        return Decision::Filtered(Filter::Tags);
-    }
-    let fields = judged_on(site, lead, touches);
-    for condition in &site.traffic {
-        if !holds(condition.op, fields.get(condition.field), &condition.value) {
-            return Decision::Filtered(Filter::Traffic(condition.field));
+/// One rule of the filter list (docs/domain.md §5), in the order [`rules`] applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// The site's integration is switched on.
+    Switch,
+    /// The site's PKEY and tagging hash are set.
+    Credentials,
+    /// The lead has an RTB House id.
+    RtbId,
+    /// A call whose filters need its end (target, failed, tags) has ended.
+    CallEnd,
+    /// The lead matches any selected metric.
+    Metrics,
+    /// The lead carries the tags the site asks for.
+    Tags,
+    /// The site's traffic condition at this index holds on the source the lead is judged on.
+    Traffic(usize),
+}
+
+/// A site's rules in the order they apply: the first that fails is the decision.
+pub fn rules(site: &Site) -> impl Iterator<Item = Rule> + '_ {
+    [
+        Rule::Switch,
+        Rule::Credentials,
+        Rule::RtbId,
+        Rule::CallEnd,
+        Rule::Metrics,
+        Rule::Tags,
+    ]
+    .into_iter()
+    .chain((0..site.traffic.len()).map(Rule::Traffic))
+}
+
+/// What one rule says of a lead: `None` when it passes, else the decision it ends with.
+pub fn check(
+    rule: Rule,
+    site: &Site,
+    lead: &Lead,
+    aid: Option<&str>,
+    touches: &[Touch],
+) -> Option<Decision> {
+    match rule {
+        Rule::Switch => (!site.enabled).then_some(Decision::SwitchedOff),
+        Rule::Credentials => site.unset_credentials().next().map(Decision::Misconfigured),
+        Rule::RtbId => aid.is_none().then_some(Decision::NoRtbId),
+        Rule::CallEnd => {
+            (lead.kind == LeadKind::Call && !lead.is_call_end() && needs_call_end(site, lead))
+                .then_some(Decision::WaitingCallEnd)
+        }
+        Rule::Metrics => (!site.metrics.iter().any(|m| metric_matches(*m, lead)))
+            .then_some(Decision::Filtered(Filter::Metric)),
+        Rule::Tags => (!tags_match(site, lead)).then_some(Decision::Filtered(Filter::Tags)),
+        Rule::Traffic(i) => {
+            let condition = site.traffic.get(i)?;
+            let fields = judged_on(site, lead, touches);
+            (!holds(condition.op, fields.get(condition.field), &condition.value))
+                .then_some(Decision::Filtered(Filter::Traffic(condition.field)))
         }
     }
-    Decision::Send {
-        aid: aid.to_string(),
-        credit: fields.credit(site),
+}
+
+/// Every rule of `site` checked on one lead, in order, each with what it says (the test lead
+/// of the operator's screen shows them all); the decision is the first that fails.
+pub fn checks(
+    site: &Site,
+    lead: &Lead,
+    aid: Option<&str>,
+    touches: &[Touch],
+) -> Vec<(Rule, Option<Decision>)> {
+    rules(site)
+        .map(|rule| (rule, check(rule, site, lead, aid, touches)))
+        .collect()
+}
+
+/// Decides one lead event for `site`, given its RTB House id (see [`rtb_id`]) and the
+/// visitor's touchpoints in time order: the first rule that fails ([`check`]), else send.
+pub fn decide(site: &Site, lead: &Lead, aid: Option<&str>, touches: &[Touch]) -> Decision {
+    if let Some(no) = rules(site).find_map(|rule| check(rule, site, lead, aid, touches)) {
+        return no;
+    }
+    match aid {
+        Some(aid) => Decision::Send {
+            aid: aid.to_string(),
+            credit: credit(site, lead, touches),
+        },
+        None => Decision::NoRtbId,
     }
 }
 

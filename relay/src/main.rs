@@ -14,7 +14,7 @@ use aidlink_relay::metrics::Metrics;
 use aidlink_relay::migrate;
 use aidlink_relay::outbox::{self, Outbox};
 use aidlink_relay::reload::{self, Settings};
-use aidlink_relay::store;
+use aidlink_relay::{saved, store};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -101,6 +101,9 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// How often the settings version is read, to pick up settings saved on the operator's screen
+/// (by this instance or another sharing the database).
+const SAVED_EVERY: Duration = Duration::from_secs(2);
 /// How often leads left undecided (a failed decision) are decided again.
 const SWEEP_EVERY: Duration = Duration::from_secs(3);
 /// How often retention looks for rows older than `storage.retention`.
@@ -192,11 +195,14 @@ async fn replay(
     lead: Option<String>,
     force: bool,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        config.site(&site).is_some(),
-        "--site {site}: not in the configuration"
-    );
     let store = store::open(&config.storage).await?;
+    // A site added on the operator's screen exists only in storage.
+    let settings = Settings::new(config);
+    saved::refresh(&settings, &*store).await?;
+    anyhow::ensure!(
+        settings.current().site(&site).is_some(),
+        "--site {site}: not in the configuration nor saved on the operator's screen"
+    );
     let letters = store.dead_letters(site.clone(), lead.clone()).await?;
     let (requeue, refused) = outbox::replayable(letters, now_ms(), force);
     for (lead_id, why) in &refused {
@@ -271,8 +277,12 @@ async fn serve(config: Config, path: PathBuf) -> anyhow::Result<()> {
         )
     })?;
     let limits = http::serve::Limits::from_config(&config.server);
-    reload::log_warnings(&config);
     let settings = Settings::new(config);
+    // Sites saved on the operator's screen replace the file's before anything is decided.
+    saved::refresh(&settings, &*store)
+        .await
+        .context("reading the settings saved on the operator's screen")?;
+    reload::log_warnings(&settings.current());
     let metrics = Arc::new(Metrics::default());
     let wake = Arc::new(tokio::sync::Notify::new());
     let state = AppState::new(
@@ -297,6 +307,11 @@ async fn serve(config: Config, path: PathBuf) -> anyhow::Result<()> {
         }
         .run(),
     );
+    tokio::spawn(saved::watch(
+        settings.clone(),
+        state.store.clone(),
+        SAVED_EVERY,
+    ));
     tokio::spawn(reload::watch(settings, path, Duration::from_secs(2)));
 
     let listener = tokio::net::TcpListener::bind(listen)

@@ -1,38 +1,93 @@
-//! Settings that change without a restart: the configuration is re-read on SIGHUP and when the
-//! file's modification time changes. An invalid new file is refused with a log line and the
-//! previous settings stay. (`server.listen` and `storage.url` need a restart.) A site without
-//! its RTB House credentials is valid and logged as a warning; leads already recorded
-//! `misconfigured:…` stay so when they are set (only a later event of the lead decides again).
+//! Settings that change without a restart. The effective settings are the config file's with
+//! the sites saved on the operator's screen in place ([`crate::overlay`]); they are rebuilt when
+//! the file is re-read (on SIGHUP and when its modification time changes) and when the saved
+//! settings change ([`crate::saved`] polls their version). An invalid new file is refused with
+//! a log line and the previous settings stay. (`server.listen` and `storage.url` need a
+//! restart.) A site without its RTB House credentials is valid and logged as a warning; leads
+//! already recorded `misconfigured:…` stay so when they are set (only a later event of the lead
+//! decides again).
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use crate::config::Config;
+use crate::config::{Config, Site};
+use crate::overlay;
 
 /// The current configuration, shared by every part of the relay.
 #[derive(Clone)]
-pub struct Settings(Arc<RwLock<Arc<Config>>>);
+pub struct Settings(Arc<RwLock<State>>);
+
+struct State {
+    /// The file's settings as last loaded.
+    file: Arc<Config>,
+    /// The sites saved on the screen, and the settings version they were read at.
+    saved: Arc<Vec<Site>>,
+    version: Option<i64>,
+    /// `file` with `saved` in place: what every part of the relay uses.
+    effective: Arc<Config>,
+}
 
 impl Settings {
-    /// Wraps the configuration loaded at start.
+    /// Wraps the configuration loaded at start (nothing saved read yet).
     pub fn new(config: Config) -> Settings {
-        Settings(Arc::new(RwLock::new(Arc::new(config))))
+        let config = Arc::new(config);
+        Settings(Arc::new(RwLock::new(State {
+            file: config.clone(),
+            saved: Arc::new(Vec::new()),
+            version: None,
+            effective: config,
+        })))
     }
 
-    /// A snapshot of the current configuration.
-    pub fn current(&self) -> Arc<Config> {
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         match self.0.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(guard) => f(&guard),
+            Err(poisoned) => f(&poisoned.into_inner()),
         }
+    }
+
+    fn write(&self, f: impl FnOnce(&mut State)) {
+        match self.0.write() {
+            Ok(mut guard) => f(&mut guard),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// A snapshot of the effective configuration (file + saved sites).
+    pub fn current(&self) -> Arc<Config> {
+        self.read(|s| s.effective.clone())
+    }
+
+    /// The config file's settings alone, as last loaded.
+    pub fn file(&self) -> Arc<Config> {
+        self.read(|s| s.file.clone())
+    }
+
+    /// The sites saved on the screen, as last read.
+    pub fn saved(&self) -> Arc<Vec<Site>> {
+        self.read(|s| s.saved.clone())
+    }
+
+    /// The settings version the saved sites were read at (`None`: not read yet).
+    pub fn saved_version(&self) -> Option<i64> {
+        self.read(|s| s.version)
+    }
+
+    /// Puts the saved sites read at `version` in place.
+    pub fn apply_saved(&self, version: i64, saved: Vec<Site>) {
+        self.write(|s| {
+            s.effective = Arc::new(overlay::effective(&s.file, &saved));
+            s.saved = Arc::new(saved);
+            s.version = Some(version);
+        });
     }
 
     /// Reloads from `path`; the old settings stay when the file is invalid.
     pub fn reload(&self, path: &std::path::Path) -> bool {
         match Config::load(path) {
             Ok(config) => {
-                let old = self.current();
+                let old = self.file();
                 let waiting = restart_only_changes(&old, &config);
                 if !waiting.is_empty() {
                     tracing::warn!(
@@ -40,9 +95,10 @@ impl Settings {
                         "changed keys that are read at start-up only: they take effect after a restart"
                     );
                 }
-                if let Ok(mut guard) = self.0.write() {
-                    *guard = Arc::new(config);
-                }
+                self.write(|s| {
+                    s.effective = Arc::new(overlay::effective(&config, &s.saved));
+                    s.file = Arc::new(config);
+                });
                 log_warnings(&self.current());
                 tracing::info!(sites = self.current().site.len(), "configuration reloaded");
                 true

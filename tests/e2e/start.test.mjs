@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import path from "node:path";
-import { ROOT } from "../../www/demo/launch.mjs";
+import { ADMIN_TOKEN, ROOT } from "../../www/demo/launch.mjs";
 import { waitFor } from "../support/demo-session.mjs";
 
 // A port p with p and p + 1 free (the demo peer takes the next port).
@@ -51,6 +51,8 @@ test("npm start prints the URLs and Ctrl-C stops every process it started", asyn
     await waitFor(() => out.includes("Ctrl-C stops everything"), { timeout: 20000, what: `the banner; output so far: ${out}` });
     const relayUrl = `http://127.0.0.1:${port}`;
     assert.match(out, new RegExp(`demo shop page +${relayUrl}/`));
+    assert.match(out, new RegExp(`operator screen +${relayUrl}/admin +\\(sign in with the admin token: ${ADMIN_TOKEN}\\)`));
+    assert.equal(await answers(`${relayUrl}/admin`), 200, "the operator's sign-in page");
     assert.equal(await answers(`${relayUrl}/`), 200, "the demo page is served");
     assert.equal(await answers(`${relayUrl}/aidlink.js`), 200, "and the bundle");
     assert.equal(await answers(`http://127.0.0.1:${port + 1}/demo/postbacks`), 200, "the fake RTB House answers");

@@ -5,14 +5,17 @@
 
 use std::fmt;
 
+use super::Message;
+
 /// One problem (or, from [`super::Config::warnings`], one warning) in a configuration, with
 /// its key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// Key path, e.g. `site[0].tagging_hash`.
     pub path: String,
-    /// What is wrong.
-    pub message: String,
+    /// What is wrong (printed in English; the operator's screen shows it in the user's
+    /// language too).
+    pub message: Message,
 }
 
 impl fmt::Display for Problem {

@@ -501,6 +501,6 @@ fn postgres_storage_and_its_pool_are_checked_with_their_key_paths() {
     assert_eq!(lines[1], "storage.pool_size: must be 1 to 256");
     assert_eq!(
         lines[2],
-        "storage.statement_timeout_ms: must be 100 to 600000 (10 min)"
+        "storage.statement_timeout_ms: must be 100 to 600000 (ms)"
     );
 }

@@ -4,46 +4,28 @@
 
 use std::net::SocketAddr;
 
-use super::{Config, Dedup, Problem, Site};
+use super::{Config, Dedup, Message, Problem, Site};
 use crate::postback::HORIZON_MS;
-
-/// What a conversion value must look like.
-const VALUE_RULE: &str =
-    "must be a decimal ≥ 0 with a dot and at most 2 decimals, e.g. \"1500\" or \"1500.50\"; \"\" = none";
 
 impl Config {
     /// Every problem in the configuration.
     pub fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
-        let mut bad = |path: String, message: &str| {
-            out.push(Problem {
-                path,
-                message: message.into(),
-            })
-        };
+        let mut bad = |path: String, message: Message| out.push(Problem { path, message });
         if self.server.listen.parse::<SocketAddr>().is_err() {
-            bad(
-                "server.listen".into(),
-                "must be an address like 127.0.0.1:8080",
-            );
+            bad("server.listen".into(), Message::ListenAddress);
         }
         if self.server.admin_token.chars().count() < 16 {
-            bad(
-                "server.admin_token".into(),
-                "required, at least 16 characters",
-            );
+            bad("server.admin_token".into(), Message::TokenLength);
         }
         if self.server.bindings_per_minute_per_ip == 0 {
             bad(
                 "server.bindings_per_minute_per_ip".into(),
-                "must be at least 1",
+                Message::AtLeastOne,
             );
         }
         if !(1024..=2 * 1024 * 1024).contains(&self.server.webhook_max_bytes) {
-            bad(
-                "server.webhook_max_bytes".into(),
-                "must be 1024 to 2097152 (Calltouch webhooks are a few KB)",
-            );
+            bad("server.webhook_max_bytes".into(), Message::WebhookMaxBytes);
         }
         for (key, value) in [
             ("header_read_timeout_ms", self.server.header_read_timeout_ms),
@@ -51,26 +33,27 @@ impl Config {
             ("idle_timeout_ms", self.server.idle_timeout_ms),
         ] {
             if !(100..=600_000).contains(&value) {
-                bad(format!("server.{key}"), "must be 100 to 600000 (ms)");
+                bad(format!("server.{key}"), Message::TimeoutMs);
             }
         }
         if !(1..=65_536).contains(&self.server.max_connections) {
-            bad("server.max_connections".into(), "must be 1 to 65536");
+            bad("server.max_connections".into(), Message::MaxConnections);
+        }
+        let idle = humantime::parse_duration(&self.server.admin_session_idle);
+        if !idle.is_ok_and(|d| (60..=7 * 86_400).contains(&d.as_secs())) {
+            bad("server.admin_session_idle".into(), Message::SessionIdle);
         }
         if self.server.shutdown_grace_ms > 300_000 {
-            bad(
-                "server.shutdown_grace_ms".into(),
-                "at most 300000 (5 min); keep systemd's TimeoutStopSec above it",
-            );
+            bad("server.shutdown_grace_ms".into(), Message::ShutdownGrace);
         }
         if let Err(why) = crate::store::check_url(&self.storage.url) {
-            bad("storage.url".into(), &why);
+            bad("storage.url".into(), Message::StorageUrl(why));
         }
         if self.storage.outbox_lease_ms == 0 {
-            bad("storage.outbox_lease_ms".into(), "must be at least 1");
+            bad("storage.outbox_lease_ms".into(), Message::AtLeastOne);
         }
         if !(1..=256).contains(&self.storage.pool_size) {
-            bad("storage.pool_size".into(), "must be 1 to 256");
+            bad("storage.pool_size".into(), Message::PoolSize);
         }
         for (key, value) in [
             ("connect_timeout_ms", self.storage.connect_timeout_ms),
@@ -78,101 +61,82 @@ impl Config {
             ("statement_timeout_ms", self.storage.statement_timeout_ms),
         ] {
             if !(100..=600_000).contains(&value) {
-                bad(format!("storage.{key}"), "must be 100 to 600000 (10 min)");
+                bad(format!("storage.{key}"), Message::TimeoutMs);
             }
         }
         match humantime::parse_duration(&self.storage.retention) {
             Ok(d) if d >= std::time::Duration::from_secs(86_400) => {}
-            Ok(_) => bad(
-                "storage.retention".into(),
-                "at least 1d: leads are delivered or dead-lettered within a day",
-            ),
-            Err(_) => bad(
-                "storage.retention".into(),
-                "not a duration (\"90d\", \"30days\")",
-            ),
+            Ok(_) => bad("storage.retention".into(), Message::RetentionTooShort),
+            Err(_) => bad("storage.retention".into(), Message::RetentionDuration),
         }
         if !(1..=1024).contains(&self.rtbhouse.concurrency) {
-            bad("rtbhouse.concurrency".into(), "must be 1 to 1024");
+            bad("rtbhouse.concurrency".into(), Message::Concurrency);
         }
         let endpoint = &self.rtbhouse.endpoint;
         if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-            bad("rtbhouse.endpoint".into(), "must be an http(s) URL");
+            bad("rtbhouse.endpoint".into(), Message::HttpUrl);
         }
         if self.rtbhouse.timeout_ms == 0 {
-            bad("rtbhouse.timeout_ms".into(), "must be at least 1");
+            bad("rtbhouse.timeout_ms".into(), Message::AtLeastOne);
         }
         match humantime::parse_duration(&self.rtbhouse.retry_for) {
-            Err(_) => bad(
-                "rtbhouse.retry_for".into(),
-                "not a duration (\"24h\", \"90m\")",
-            ),
-            Ok(d) if d.as_millis() > HORIZON_MS as u128 => bad(
-                "rtbhouse.retry_for".into(),
-                "at most 24h: RTB House refuses conversions older than 24 hours",
-            ),
+            Err(_) => bad("rtbhouse.retry_for".into(), Message::RetryForDuration),
+            Ok(d) if d.as_millis() > HORIZON_MS as u128 => {
+                bad("rtbhouse.retry_for".into(), Message::RetryForTooLong)
+            }
             Ok(_) => {}
         }
         if self.rtbhouse.retry_base_ms == 0
             || self.rtbhouse.retry_cap_ms < self.rtbhouse.retry_base_ms
         {
-            bad(
-                "rtbhouse.retry_cap_ms".into(),
-                "must be ≥ retry_base_ms ≥ 1",
-            );
+            bad("rtbhouse.retry_cap_ms".into(), Message::RetryCap);
         }
         for (i, site) in self.site.iter().enumerate() {
             let p = |key: &str| format!("site[{i}].{key}");
             if !aidlink_protocol::binding::is_site_id(&site.id) {
-                bad(p("id"), "must be the numeric Calltouch site id");
+                bad(p("id"), Message::SiteId);
             } else if self.site[..i].iter().any(|s| s.id == site.id) {
-                bad(p("id"), &format!("duplicate site id \"{}\"", site.id));
+                bad(p("id"), Message::DuplicateSite(site.id.clone()));
             }
             // Not set yet is allowed (see `warnings`); set, the hash must be well-formed.
             let hash_ok = site.tagging_hash.len() == 20
                 && site.tagging_hash.bytes().all(|b| b.is_ascii_alphanumeric());
             if !is_unset(&site.tagging_hash) && !hash_ok {
-                bad(p("tagging_hash"), "must be 20 letters or digits");
+                bad(p("tagging_hash"), Message::TaggingHash);
             }
             if site.webhook_token.chars().count() < 16 {
-                bad(p("webhook_token"), "required, at least 16 characters");
+                bad(p("webhook_token"), Message::TokenLength);
             }
             for (j, origin) in site.allowed_origins.iter().enumerate() {
                 if !is_origin(origin) {
-                    bad(
-                        format!("site[{i}].allowed_origins[{j}]"),
-                        "must be scheme://host[:port] with no path",
-                    );
+                    bad(format!("site[{i}].allowed_origins[{j}]"), Message::Origin);
                 }
             }
             for (j, tag) in site.tags.names.iter().enumerate() {
                 if tag.trim().is_empty() {
-                    bad(format!("site[{i}].tags.names[{j}]"), "must not be empty");
+                    bad(format!("site[{i}].tags.names[{j}]"), Message::NotEmpty);
                 }
             }
             if site.attr_key.is_empty() {
-                bad(p("attr_key"), "must not be empty");
+                bad(p("attr_key"), Message::NotEmpty);
             }
             for (j, source) in site.rtbhouse_sources.iter().enumerate() {
                 if source.trim().is_empty() {
                     bad(
                         format!("site[{i}].rtbhouse_sources[{j}]"),
-                        "must not be empty",
+                        Message::NotEmpty,
                     );
                 }
             }
             if site.dedup == Dedup::Attribution && site.rtbhouse_sources.is_empty() {
-                bad(
-                    p("rtbhouse_sources"),
-                    "must name at least one source when dedup = \"attribution\"",
-                );
+                bad(p("rtbhouse_sources"), Message::NeedsRtbHouseSource);
             }
             for (key, value) in [
                 ("call_value", &site.call_value),
                 ("request_value", &site.request_value),
             ] {
                 if !is_value(value) {
-                    bad(p(key), VALUE_RULE);
+                    bad(p(key), Message::Value);
                 }
             }
         }
@@ -187,9 +151,7 @@ impl Config {
             for key in site.unset_credentials() {
                 out.push(Problem {
                     path: format!("site[{i}].{key}"),
-                    message:
-                        "not set: this site's leads are recorded as misconfigured, nothing is sent"
-                            .into(),
+                    message: Message::NotSet,
                 });
             }
         }

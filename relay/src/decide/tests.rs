@@ -558,3 +558,54 @@ fn dedup_default_sends_cd_default_and_still_reports_the_source() {
         send_from("google")
     );
 }
+
+#[test]
+fn every_rule_is_checked_in_order_and_the_first_that_fails_decides() {
+    let site = site(
+        "enabled = false\nmetrics = [\"target_calls\"]\ntags = { names = [\"vip\"], match = \"any\" }\n\
+         traffic = [{ field = \"utm_source\", op = \"equals\", value = \"yandex\" }, \
+                    { field = \"utm_medium\", op = \"equals\", value = \"cpc\" }]",
+    );
+    let start = lead("leadtype=call&id=1&callphase=callconnected&utm_source=google&utm_medium=cpc");
+    let all = checks(&site, &start, None, &[]);
+    let rules: Vec<Rule> = all.iter().map(|(r, _)| *r).collect();
+    assert_eq!(
+        rules,
+        [
+            Rule::Switch,
+            Rule::Credentials,
+            Rule::RtbId,
+            Rule::CallEnd,
+            Rule::Metrics,
+            Rule::Tags,
+            Rule::Traffic(0),
+            Rule::Traffic(1)
+        ]
+    );
+    let failed: Vec<Option<String>> = all
+        .iter()
+        .map(|(_, d)| d.as_ref().map(Decision::reason))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            Some("switched_off".into()),
+            None,
+            Some("no_rtb_id".into()),
+            Some("waiting:call_end".into()),
+            Some("filtered:metric".into()),
+            Some("filtered:tags".into()),
+            Some("filtered:traffic:utm_source".into()),
+            None,
+        ],
+        "each rule on its own"
+    );
+    // The decision is the first failure, whatever fails after it.
+    assert_eq!(decide(&site, &start, None, &[]).reason(), "switched_off");
+    let mut on = site.clone();
+    on.enabled = true;
+    assert_eq!(decide(&on, &start, None, &[]).reason(), "no_rtb_id");
+    let end = lead("leadtype=call&id=1&callphase=calldisconnected&targetcall=target&tags_manual=vip&utm_source=yandex&utm_medium=cpc");
+    assert!(checks(&on, &end, AID, &[]).iter().all(|(_, d)| d.is_none()));
+    assert!(matches!(decide(&on, &end, AID, &[]), Decision::Send { .. }));
+}

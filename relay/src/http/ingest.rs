@@ -88,7 +88,7 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 /// A request's body, at most `limit` bytes, within `timeout`: 413 when its declared length
 /// is over the limit (nothing read) or once it passes it; 408 when it does not arrive in time;
 /// 400 when it is not a valid HTTP body (a malformed chunk).
-async fn read_body(
+pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,

@@ -38,8 +38,28 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
 struct Bucket {
     /// Tokens left, in [`REQUEST`]ths of a request (integer arithmetic, no drift).
     units: i64,
-    /// When `milli` was last brought up to date, ms.
+    /// When `units` was last brought up to date, ms.
     at_ms: i64,
+}
+
+impl Bucket {
+    /// Its units at `now_ms`: `per_minute` requests per 60 000 ms = `per_minute` units per ms,
+    /// up to a full bucket.
+    fn refilled(&self, per_minute: i64, now_ms: i64) -> i64 {
+        let elapsed = now_ms.saturating_sub(self.at_ms).max(0);
+        self.units
+            .saturating_add(elapsed.saturating_mul(per_minute))
+            .min(per_minute * REQUEST)
+    }
+}
+
+/// `None` when `units` hold a whole request; else the seconds until they will (rounded up, at
+/// least 1), at `per_minute` units per ms.
+fn wait_secs(units: i64, per_minute: i64) -> Option<u64> {
+    (units < REQUEST).then(|| {
+        let wait_ms = (REQUEST - units + per_minute - 1) / per_minute;
+        ((wait_ms + 999) / 1000).max(1) as u64
+    })
 }
 
 /// Token buckets by client address.
@@ -86,18 +106,10 @@ impl Limiter {
                 at_ms: now_ms,
             }),
         };
-        // Refill: `per_minute` requests per 60 000 ms = `per_minute` units per ms.
-        let elapsed = now_ms.saturating_sub(bucket.at_ms).max(0);
-        let units = bucket
-            .units
-            .saturating_add(elapsed.saturating_mul(per_minute))
-            .min(full);
-        let (units, result) = if units >= REQUEST {
-            (units - REQUEST, Ok(()))
-        } else {
-            // Units missing, at `per_minute` per ms: ms until a whole request.
-            let wait_ms = (REQUEST - units + per_minute - 1) / per_minute;
-            (units, Err(((wait_ms + 999) / 1000).max(1) as u64))
+        let units = bucket.refilled(per_minute, now_ms);
+        let (units, result) = match wait_secs(units, per_minute) {
+            None => (units - REQUEST, Ok(())),
+            Some(secs) => (units, Err(secs)),
         };
         self.current.insert(
             ip,
@@ -107,6 +119,16 @@ impl Limiter {
             },
         );
         result
+    }
+
+    /// Whether `ip` is out of requests at `now_ms` under `per_minute`, without taking one:
+    /// `Some(seconds)` until one is allowed again. (The sign-in of the operator's screen takes
+    /// a request only for each failed attempt, and refuses any attempt while this says so.)
+    pub fn blocked(&self, ip: IpAddr, per_minute: u32, now_ms: i64) -> Option<u64> {
+        let ip = client_key(ip);
+        let per_minute = i64::from(per_minute.max(1));
+        let bucket = self.current.get(&ip).or_else(|| self.previous.get(&ip))?;
+        wait_secs(bucket.refilled(per_minute, now_ms), per_minute)
     }
 
     /// Addresses remembered now.
@@ -179,6 +201,21 @@ mod tests {
             client_key("::ffff:192.0.2.1".parse().unwrap()),
             ip(0xc000_0201)
         );
+    }
+
+    #[test]
+    fn blocked_says_when_without_taking() {
+        let mut l = Limiter::default();
+        assert_eq!(l.blocked(ip(9), 5, 0), None, "unknown address");
+        for _ in 0..5 {
+            assert_eq!(l.blocked(ip(9), 5, 0), None);
+            assert_eq!(l.take(ip(9), 5, 0), Ok(()));
+        }
+        // 5 per minute: one back every 12 s; asking again takes nothing.
+        assert_eq!(l.blocked(ip(9), 5, 0), Some(12));
+        assert_eq!(l.blocked(ip(9), 5, 6_000), Some(6));
+        assert_eq!(l.blocked(ip(9), 5, 12_000), None);
+        assert_eq!(l.blocked(ip(10), 5, 12_000), None, "another address");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The relay's HTTP surface (docs/contract.md routes), built by [`app`] so router tests can call it
-//! with `tower::ServiceExt::oneshot`. One error type, [`ApiError`], decides every status code.
+//! with `tower::ServiceExt::oneshot`. One error type, [`ApiError`], decides every status code of
+//! the API routes; the operator's screen (`/admin`, [`crate::screen`]) answers with pages.
 
 mod admin;
 mod assets;
-mod ingest;
+pub(crate) mod ingest;
 pub mod limiter;
 pub mod serve;
 
@@ -41,25 +42,45 @@ pub struct AppState {
     limiter: Mutex<limiter::Limiter>,
     /// The last write probe (`/readyz`): when, and its outcome.
     ready: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+    /// Per-IP token buckets for failed sign-ins to the operator's screen.
+    sign_ins: Mutex<limiter::Limiter>,
+    /// The time (tests hold a manual one).
+    clock: Clock,
 }
+
+/// Failed sign-ins allowed per client address per minute (a bucket of this many, refilled at
+/// this rate); past them every sign-in from the address is refused with 429 until one is back.
+pub const SIGN_IN_FAILURES_PER_MINUTE: u32 = 5;
 
 /// How long a write probe's outcome answers `/readyz` before storage is probed again.
 const READY_CACHE: Duration = Duration::from_secs(2);
 
 impl AppState {
-    /// State for `app`.
+    /// State for `app`, on the system clock.
     pub fn new(
         settings: Settings,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
     ) -> Arc<AppState> {
+        AppState::with_clock(settings, store, metrics, wake, Clock::system())
+    }
+
+    /// State for `app` on `clock` (the decisions, and the operator screen's sessions and sign-in
+    /// limit, read it).
+    pub fn with_clock(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+        clock: Clock,
+    ) -> Arc<AppState> {
         let pipeline = Pipeline {
             settings: settings.clone(),
             store: store.clone(),
             metrics: metrics.clone(),
             wake: wake.clone(),
-            clock: Clock::system(),
+            clock: clock.clone(),
         };
         Arc::new(AppState {
             settings,
@@ -69,7 +90,31 @@ impl AppState {
             pipeline,
             limiter: Mutex::new(limiter::Limiter::default()),
             ready: tokio::sync::Mutex::new(None),
+            sign_ins: Mutex::new(limiter::Limiter::default()),
+            clock,
         })
+    }
+
+    /// Now, ms since the epoch, on this state's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// `Some(seconds)` while `ip` has no failed sign-in left (it must wait that long).
+    pub fn sign_in_blocked(&self, ip: IpAddr) -> Option<u64> {
+        let now = self.now();
+        self.sign_ins
+            .lock()
+            .ok()
+            .and_then(|l| l.blocked(ip, SIGN_IN_FAILURES_PER_MINUTE, now))
+    }
+
+    /// Counts a failed sign-in from `ip`.
+    pub fn sign_in_failed(&self, ip: IpAddr) {
+        let now = self.now();
+        if let Ok(mut l) = self.sign_ins.lock() {
+            let _ = l.take(ip, SIGN_IN_FAILURES_PER_MINUTE, now);
+        }
     }
 
     /// Takes one binding request from `ip`; `Err(seconds)` until the next is allowed when it
@@ -116,6 +161,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(assets::healthz))
         .route("/readyz", get(assets::readyz))
         .route("/metrics", get(assets::metrics))
+        .merge(crate::screen::routes())
         .fallback(assets::file)
         .with_state(state)
 }

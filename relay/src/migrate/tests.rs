@@ -7,6 +7,7 @@ use super::{copy, MigrateError, Options};
 use crate::store::postgres::tests::Scratch;
 use crate::store::postgres::{Options as PgOptions, Postgres};
 use crate::store::rows::{Table, Tables};
+use crate::store::screen::{AuditEntry, SavedSite};
 use crate::store::sqlite::Sqlite;
 use crate::store::{Attempt, ClaimPlan, Next, Store};
 
@@ -30,6 +31,24 @@ async fn filled(store: &dyn Store, n: usize) {
         others: 0,
         total: n as u32,
     };
+    // Two saves on the operator's screen: the saved site and both audit entries travel too.
+    for (at, changes) in [
+        (500, r#"{"enabled":[false,true]}"#),
+        (600, r#"{"region":["eu","us"]}"#),
+    ] {
+        let saved = SavedSite {
+            site: SITE.into(),
+            settings: format!(r#"{{"id":"{SITE}","saved_at":{at}}}"#),
+            saved_ms: at,
+        };
+        let audit = AuditEntry {
+            site: SITE.into(),
+            at_ms: at,
+            who: "session 1a2b".into(),
+            changes: changes.into(),
+        };
+        store.save_site(saved, audit).await.unwrap();
+    }
     for d in store.claim_due(3_000, 1, plan).await.unwrap() {
         let attempt = Attempt {
             at_ms: 3_000,
@@ -102,6 +121,14 @@ where
         serde_json::to_value(&b).unwrap(),
         "the trail reads the same in the target"
     );
+    assert_eq!(
+        to.saved_sites().await.unwrap(),
+        from.saved_sites().await.unwrap(),
+        "the sites saved on the operator's screen"
+    );
+    let trail = to.audit_trail(SITE.into(), 10).await.unwrap();
+    assert_eq!(trail, from.audit_trail(SITE.into(), 10).await.unwrap());
+    assert_eq!(trail.len(), 2, "{trail:?}");
     // The copied postbacks are due at the same time, with their attempts counted.
     let plan = ClaimPlan {
         per_site: vec![(SITE.into(), 50)],

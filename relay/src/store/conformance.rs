@@ -1,6 +1,10 @@
 //! The `Store` conformance suite: the same tests, any backend. Each is an async function over
 //! a fresh, empty store; [`conformance_tests!`] turns the list into `#[tokio::test]`s for a
-//! backend (see `sqlite/tests.rs`). Times are given, never read from the clock.
+//! backend (see `sqlite/tests.rs`). Times are given, never read from the clock. The operator
+//! screen's part ([`crate::store::ScreenStore`]) is in `conformance/screen.rs`.
+
+mod screen;
+pub use screen::*;
 
 use aidlink_protocol::{Binding, Touch};
 
@@ -601,6 +605,11 @@ macro_rules! all_conformance_tests {
             dead_letters_are_requeued_by_replay,
             retention_deletes_old_settled_data_and_keeps_what_is_pending,
             storage_answers_pings_and_commits_write_probes,
+            a_save_stores_the_settings_and_its_audit_and_moves_the_version,
+            sessions_are_kept_by_hash_touched_ended_and_dropped_when_idle,
+            the_lead_log_pages_newest_first_with_attempts_and_last_status,
+            counters_count_bindings_decisions_and_postbacks_per_ten_minutes,
+            recent_events_and_the_outbox_of_one_site,
         );
     };
 }

@@ -5,13 +5,17 @@
 //! decision, the lead API or `/metrics` needs never wait behind writes. [`sqlite`] is the
 //! embedded implementation, [`postgres`] the shared one; the conformance suite (`conformance`,
 //! tests only) is the bar every backend passes. [`rows`] moves whole tables between backends
-//! (`migrate-storage`).
+//! (`migrate-storage`). What the operator's screen keeps (saved settings, sessions, the lead
+//! log, live counters) is [`screen::ScreenStore`], which every `Store` implements too.
 
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod postgres;
 pub mod rows;
+pub mod screen;
 pub mod sqlite;
+
+pub use screen::ScreenStore;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -265,8 +269,9 @@ impl Purged {
     }
 }
 
-/// Durable storage. Writes resolve after commit; reads see committed data.
-pub trait Store: Send + Sync {
+/// Durable storage. Writes resolve after commit; reads see committed data. The operator
+/// screen's part is its supertrait, [`ScreenStore`].
+pub trait Store: ScreenStore + Send + Sync {
     /// Answers when the database does (readiness).
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Commits a write to a scratch row (readiness, and the start-up check): fails when storage

@@ -17,6 +17,7 @@ mod jobs;
 mod read;
 mod rows;
 mod schema;
+mod screen;
 mod sql;
 mod write;
 

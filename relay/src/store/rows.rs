@@ -47,18 +47,24 @@ pub enum Table {
     Outbox,
     /// `attempts`.
     Attempts,
+    /// `saved_sites`: sites saved on the operator's screen.
+    SavedSites,
+    /// `audit`: the screen's audit trail.
+    Audit,
 }
 
 use Kind::{Bool, Int, Int32, Text};
 
 impl Table {
     /// Every table, in the order they are copied.
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 7] = [
         Table::Bindings,
         Table::Leads,
         Table::LeadEvents,
         Table::Outbox,
         Table::Attempts,
+        Table::SavedSites,
+        Table::Audit,
     ];
 
     /// The table's name.
@@ -69,6 +75,8 @@ impl Table {
             Table::LeadEvents => "lead_events",
             Table::Outbox => "outbox",
             Table::Attempts => "attempts",
+            Table::SavedSites => "saved_sites",
+            Table::Audit => "audit",
         }
     }
 
@@ -130,13 +138,21 @@ impl Table {
                 ("error", Text),
                 ("url", Text),
             ],
+            Table::SavedSites => &[("site", Text), ("settings", Text), ("saved_ms", Int)],
+            Table::Audit => &[
+                ("seq", Int),
+                ("site", Text),
+                ("at_ms", Int),
+                ("who", Text),
+                ("changes", Text),
+            ],
         }
     }
 
     /// How many leading columns are the key.
     pub fn key_len(self) -> usize {
         match self {
-            Table::LeadEvents | Table::Attempts => 1,
+            Table::LeadEvents | Table::Attempts | Table::SavedSites | Table::Audit => 1,
             _ => 2,
         }
     }

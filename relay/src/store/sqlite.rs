@@ -11,6 +11,7 @@
 mod read;
 mod rows;
 mod schema;
+mod screen;
 mod sql;
 mod write;
 

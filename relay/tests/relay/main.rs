@@ -14,8 +14,12 @@
 //! - `instances`: several relays on one PostgreSQL database; the database going away.
 //! - `migrate`: `migrate-storage` moves a relay's data to another storage.
 //! - `ops`: CORS, assets, health, metrics, logs, `check-config`.
+//! - `pages`: the screen's test lead, `Retry`, and its form without script.
 //! - `refusals`: bad input gets the right status and stores nothing.
 //! - `router`: `app(state)` with `oneshot`, storage that cannot commit.
+//! - `screen`: the operator's screen: sign-in and its limit, sessions and their expiry,
+//!   CSRF, the CSP, the language.
+//! - `settings`: settings saved on the screen over the file's, across reloads and instances.
 //! - `storage`: group commit, kills and restarts.
 //! - `sweep`: a failed decision is retried within seconds.
 mod support;
@@ -30,7 +34,10 @@ mod ingest;
 mod instances;
 mod migrate;
 mod ops;
+mod pages;
 mod refusals;
 mod router;
+mod screen;
+mod settings;
 mod storage;
 mod sweep;

@@ -3,10 +3,16 @@
 //! (each must be served by an index, never a sequential scan of a table that grows). States
 //! are bound as parameters, never written into the SQL.
 
-/// A binding, once per (site, id).
-pub const INSERT_BINDING: &str =
-    "INSERT INTO bindings (site, id, session, ct_client, aid, touch, touch_ts, created_ms) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (site, id) DO NOTHING";
+/// A binding, once per (site, id), and when it is new one more in the live view's counter
+/// (`$9` the ten minutes, `$10` the kind), in one statement: one round trip, one commit.
+/// Returns a row when the binding is new.
+pub const INSERT_BINDING: &str = "WITH stored AS (\
+     INSERT INTO bindings (site, id, session, ct_client, aid, touch, touch_ts, created_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (site, id) DO NOTHING RETURNING site), \
+     counted AS (INSERT INTO counters (site, bucket, kind, key, shard, n) \
+     SELECT site, $9, $10, '', pg_backend_pid() % 16, 1 FROM stored \
+     ON CONFLICT (site, bucket, kind, key, shard) DO UPDATE SET n = counters.n + 1) \
+     SELECT site FROM stored";
 
 /// A lead's stored facts, locked until the event is recorded (two instances receiving the
 /// start and the end of one call at once take turns here).
@@ -139,6 +145,70 @@ pub const PURGE_OUTBOX: &str = "DELETE FROM outbox \
 pub const PURGE_LEADS: &str = "DELETE FROM leads \
      WHERE (site, lead_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
 
+/// Counters of the live view: one more in a site's ten minutes, per kind and key, in this
+/// server process's shard (in the transaction that writes what is counted).
+pub const COUNT: &str = "INSERT INTO counters (site, bucket, kind, key, shard, n) \
+     VALUES ($1, $2, $3, $4, pg_backend_pid() % 16, 1) \
+     ON CONFLICT (site, bucket, kind, key, shard) DO UPDATE SET n = counters.n + 1";
+/// Retention: counter rows older than the cutoff.
+pub const PURGE_COUNTERS: &str = "DELETE FROM counters WHERE (site, bucket, kind, key, shard) IN \
+     (SELECT site, bucket, kind, key, shard FROM counters WHERE bucket < $1 LIMIT $2)";
+
+/// The operator's screen: every saved site.
+pub const SAVED_SITES: &str = "SELECT site, settings, saved_ms FROM saved_sites";
+/// A site's saved settings, replacing any before.
+pub const SAVE_SITE: &str =
+    "INSERT INTO saved_sites (site, settings, saved_ms) VALUES ($1, $2, $3) \
+     ON CONFLICT (site) DO UPDATE SET settings = excluded.settings, saved_ms = excluded.saved_ms";
+/// Its audit entry.
+pub const INSERT_AUDIT: &str =
+    "INSERT INTO audit (site, at_ms, who, changes) VALUES ($1, $2, $3, $4)";
+/// The settings version moves on with every save (two saves at once take turns on its row).
+pub const BUMP_SETTINGS_VERSION: &str =
+    "UPDATE settings_version SET v = v + 1 WHERE id = 1 RETURNING v";
+/// The settings version (polled by every instance).
+pub const SETTINGS_VERSION: &str = "SELECT v FROM settings_version WHERE id = 1";
+/// A site's audit trail, newest first.
+pub const AUDIT_TRAIL: &str =
+    "SELECT site, at_ms, who, changes FROM audit WHERE site = $1 ORDER BY seq DESC LIMIT $2";
+/// A new session.
+pub const INSERT_SESSION: &str =
+    "INSERT INTO admin_sessions (id_hash, csrf, created_ms, last_seen_ms) \
+     VALUES ($1, $2, $3, $4)";
+/// Sessions idle past their expiry.
+pub const PURGE_SESSIONS: &str = "DELETE FROM admin_sessions WHERE last_seen_ms < $1";
+/// One session.
+pub const SESSION: &str =
+    "SELECT id_hash, csrf, created_ms, last_seen_ms FROM admin_sessions WHERE id_hash = $1";
+/// A session seen.
+pub const TOUCH_SESSION: &str = "UPDATE admin_sessions SET last_seen_ms = $2 WHERE id_hash = $1";
+/// A session ended.
+pub const END_SESSION: &str = "DELETE FROM admin_sessions WHERE id_hash = $1";
+/// A page of a site's lead log, every status, after a (updated_ms, lead_id) position.
+pub const LEAD_LOG: &str = "SELECT l.lead_id, l.status, l.reason, l.updated_ms, o.attempts, \
+     (SELECT a.status FROM attempts a WHERE a.site = l.site AND a.lead_id = l.lead_id ORDER BY a.seq DESC LIMIT 1) \
+     FROM leads l LEFT JOIN outbox o ON o.site = l.site AND o.lead_id = l.lead_id \
+     WHERE l.site = $1 AND (l.updated_ms, l.lead_id) < ($2, $3) \
+     ORDER BY l.updated_ms DESC, l.lead_id DESC LIMIT $4";
+/// The same in one status.
+pub const LEAD_LOG_STATUS: &str = "SELECT l.lead_id, l.status, l.reason, l.updated_ms, o.attempts, \
+     (SELECT a.status FROM attempts a WHERE a.site = l.site AND a.lead_id = l.lead_id ORDER BY a.seq DESC LIMIT 1) \
+     FROM leads l LEFT JOIN outbox o ON o.site = l.site AND o.lead_id = l.lead_id \
+     WHERE l.site = $1 AND l.status = $5 AND (l.updated_ms, l.lead_id) < ($2, $3) \
+     ORDER BY l.updated_ms DESC, l.lead_id DESC LIMIT $4";
+/// A site's counters since a bucket, the shards added up.
+pub const COUNTERS: &str = "SELECT bucket, kind, key, SUM(n)::BIGINT FROM counters \
+     WHERE site = $1 AND bucket >= $2 GROUP BY bucket, kind, key";
+/// A site's outbox depth and oldest pending.
+pub const SITE_OUTBOX: &str =
+    "SELECT COUNT(*), MIN(first_at_ms) FROM outbox WHERE site = $1 AND state = $2";
+/// A site's latest webhook events, newest first.
+pub const RECENT_EVENTS: &str = "SELECT received_ms, lead_id, phase, reason FROM lead_events \
+     WHERE site = $1 ORDER BY seq DESC LIMIT $2";
+/// A site's latest postback attempts, newest first.
+pub const RECENT_ATTEMPTS: &str = "SELECT at_ms, lead_id, status, error FROM attempts \
+     WHERE site = $1 ORDER BY seq DESC LIMIT $2";
+
 /// Every statement above, named, for the query-plan test.
 #[cfg(test)]
 pub const HOT_PATH: &[(&str, &str)] = &[
@@ -181,4 +251,23 @@ pub const HOT_PATH: &[(&str, &str)] = &[
     ("PURGE_ATTEMPTS", PURGE_ATTEMPTS),
     ("PURGE_OUTBOX", PURGE_OUTBOX),
     ("PURGE_LEADS", PURGE_LEADS),
+    ("COUNT", COUNT),
+    ("PURGE_COUNTERS", PURGE_COUNTERS),
+    ("SAVED_SITES", SAVED_SITES),
+    ("SAVE_SITE", SAVE_SITE),
+    ("INSERT_AUDIT", INSERT_AUDIT),
+    ("BUMP_SETTINGS_VERSION", BUMP_SETTINGS_VERSION),
+    ("SETTINGS_VERSION", SETTINGS_VERSION),
+    ("AUDIT_TRAIL", AUDIT_TRAIL),
+    ("INSERT_SESSION", INSERT_SESSION),
+    ("PURGE_SESSIONS", PURGE_SESSIONS),
+    ("SESSION", SESSION),
+    ("TOUCH_SESSION", TOUCH_SESSION),
+    ("END_SESSION", END_SESSION),
+    ("LEAD_LOG", LEAD_LOG),
+    ("LEAD_LOG_STATUS", LEAD_LOG_STATUS),
+    ("COUNTERS", COUNTERS),
+    ("SITE_OUTBOX", SITE_OUTBOX),
+    ("RECENT_EVENTS", RECENT_EVENTS),
+    ("RECENT_ATTEMPTS", RECENT_ATTEMPTS),
 ];

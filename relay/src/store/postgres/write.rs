@@ -5,9 +5,12 @@ use aidlink_protocol::Binding;
 use deadpool_postgres::{GenericClient, Object};
 use tokio_postgres::Row;
 
-use super::{from_json, parse_cd, sql, state_name, status_name, to_json, Failed, OutboxState};
+use super::{
+    from_json, parse_cd, screen, sql, state_name, status_name, to_json, Failed, OutboxState,
+};
 use crate::decide::{Decision, Verdict};
 use crate::postback::{self, Postback};
+use crate::store::screen::{kind, COUNTER_BUCKET_MS};
 use crate::store::{Attempt, ClaimPlan, Delivery, LeadStatus, Next, Purged};
 use crate::webhook::{CallPhase, Lead, LeadKind};
 
@@ -30,22 +33,26 @@ pub(super) async fn put_binding(c: &Object, b: &Binding, now_ms: i64) -> Result<
         .and_then(|t| i64::try_from(t.ts).ok())
         .filter(|ts| *ts > 0)
         .unwrap_or(now_ms);
-    let inserted = run(
-        c,
-        sql::INSERT_BINDING,
-        &[
-            &b.site,
-            &b.id,
-            &b.session,
-            &b.ct_client,
-            &b.aid,
-            &touch,
-            &touch_ts,
-            &now_ms,
-        ],
-    )
-    .await?;
-    Ok(inserted == 1)
+    let bucket = now_ms.div_euclid(COUNTER_BUCKET_MS) * COUNTER_BUCKET_MS;
+    let statement = c.prepare_cached(sql::INSERT_BINDING).await?;
+    let stored = c
+        .query(
+            &statement,
+            &[
+                &b.site,
+                &b.id,
+                &b.session,
+                &b.ct_client,
+                &b.aid,
+                &touch,
+                &touch_ts,
+                &now_ms,
+                &bucket,
+                &kind::BINDING,
+            ],
+        )
+        .await?;
+    Ok(stored.len() == 1)
 }
 
 fn phase_name(lead: &Lead) -> Option<&'static str> {
@@ -140,6 +147,9 @@ pub(super) async fn record_verdict(
                     ],
                 )
                 .await?;
+            }
+            if applied == 1 {
+                screen::count(&tx, site, now_ms, kind::DECISION, &decision.reason()).await?;
             }
             if let (1, Decision::Send { credit, .. }) = (applied, decision) {
                 let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
@@ -241,16 +251,17 @@ pub(super) async fn record_attempt(
     attempt: &Attempt,
     next: Next,
 ) -> Result<(), Failed> {
-    let (state, next_at, status) = match next {
-        Next::Sent => (OutboxState::Sent, attempt.at_ms, LeadStatus::Sent),
-        Next::RetryAt(at) => (OutboxState::Retrying, at, LeadStatus::Retrying),
-        Next::Dead => (OutboxState::Dead, attempt.at_ms, LeadStatus::Dead),
+    let (state, next_at, status, outcome) = match next {
+        Next::Sent => (OutboxState::Sent, attempt.at_ms, LeadStatus::Sent, "sent"),
+        Next::RetryAt(at) => (OutboxState::Retrying, at, LeadStatus::Retrying, "retry"),
+        Next::Dead => (OutboxState::Dead, attempt.at_ms, LeadStatus::Dead, "dead"),
     };
     let (site, lead_id) = (&delivery.site, &delivery.lead_id);
     let http_status = attempt.status.map(i32::from);
     let url = postback::mask_pkey(&attempt.url);
     let (state, status) = (state_name(state), status_name(status));
     let tx = c.transaction().await?;
+    screen::count(&tx, site, attempt.at_ms, kind::POSTBACK, outcome).await?;
     run(
         &tx,
         sql::INSERT_ATTEMPT,
@@ -323,6 +334,7 @@ pub(super) async fn purge(c: &mut Object, cutoff_ms: i64, batch: u32) -> Result<
             run(&tx, statement, &[&sites, &leads]).await?;
         }
     }
+    screen::purge_counters(&tx, cutoff_ms, batch).await?;
     tx.commit().await?;
     Ok(Purged {
         bindings,

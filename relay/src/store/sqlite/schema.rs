@@ -11,7 +11,7 @@ struct Migration {
     fixup: Option<fn(&Connection) -> rusqlite::Result<()>>,
 }
 
-const MIGRATIONS: [Migration; 7] = [
+const MIGRATIONS: [Migration; 8] = [
     Migration {
         sql: "
 CREATE TABLE bindings (
@@ -128,6 +128,36 @@ ALTER TABLE leads ADD COLUMN id_source TEXT;
     // outbox's state too (it was `delivered`).
     Migration {
         sql: "UPDATE outbox SET state = 'sent' WHERE state = 'delivered';",
+        fixup: None,
+    },
+    // The operator's screen: settings saved on it (they replace the file's for their site)
+    // with an audit entry each, and a version every instance polls to pick a save up;
+    // signed-in sessions (by the hash of their id); ten-minute counters per site for the live
+    // view, kept by the writes they count; newest-first indexes for its recent events and for
+    // the lead log's pages (by last change, then lead id).
+    Migration {
+        sql: "
+CREATE TABLE saved_sites (site TEXT PRIMARY KEY, settings TEXT NOT NULL, saved_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY, site TEXT NOT NULL, at_ms INTEGER NOT NULL, who TEXT NOT NULL,
+    changes TEXT NOT NULL);
+CREATE INDEX audit_site ON audit(site, seq);
+CREATE TABLE settings_version (id INTEGER PRIMARY KEY CHECK (id = 1), v INTEGER NOT NULL);
+INSERT INTO settings_version (id, v) VALUES (1, 0);
+CREATE TABLE admin_sessions (
+    id_hash TEXT PRIMARY KEY, csrf TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX admin_sessions_seen ON admin_sessions(last_seen_ms);
+CREATE TABLE counters (
+    site TEXT NOT NULL, bucket INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (site, bucket, kind, key));
+CREATE INDEX counters_age ON counters(bucket);
+CREATE INDEX lead_events_recent ON lead_events(site, seq);
+CREATE INDEX attempts_recent ON attempts(site, seq);
+DROP INDEX leads_status;
+CREATE INDEX leads_status ON leads(site, status, updated_ms, lead_id);
+CREATE INDEX leads_recent ON leads(site, updated_ms, lead_id);
+",
         fixup: None,
     },
 ];

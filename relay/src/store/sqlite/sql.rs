@@ -133,6 +133,69 @@ pub const PROBE: &str = "INSERT INTO probe (id, at_ms) VALUES (1, ?1) \
 /// Retention: up to 256 free pages given back to the file system (stepped to its end).
 pub const RECLAIM: &str = "PRAGMA incremental_vacuum(256)";
 
+/// Counters of the live view: one more in a site's ten minutes, per kind and key (in the
+/// transaction that writes what is counted).
+pub const COUNT: &str =
+    "INSERT INTO counters (site, bucket, kind, key, n) VALUES (?1, ?2, ?3, ?4, 1) \
+     ON CONFLICT (site, bucket, kind, key) DO UPDATE SET n = n + 1";
+/// Retention: counter rows older than the cutoff.
+pub const PURGE_COUNTERS: &str = "DELETE FROM counters WHERE rowid IN \
+     (SELECT rowid FROM counters WHERE bucket < ?1 LIMIT ?2)";
+
+/// The operator's screen: every saved site.
+pub const SAVED_SITES: &str = "SELECT site, settings, saved_ms FROM saved_sites";
+/// A site's saved settings, replacing any before.
+pub const SAVE_SITE: &str =
+    "INSERT INTO saved_sites (site, settings, saved_ms) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (site) DO UPDATE SET settings = excluded.settings, saved_ms = excluded.saved_ms";
+/// Its audit entry.
+pub const INSERT_AUDIT: &str =
+    "INSERT INTO audit (site, at_ms, who, changes) VALUES (?1, ?2, ?3, ?4)";
+/// The settings version moves on with every save.
+pub const BUMP_SETTINGS_VERSION: &str =
+    "UPDATE settings_version SET v = v + 1 WHERE id = 1 RETURNING v";
+/// The settings version (polled by every instance).
+pub const SETTINGS_VERSION: &str = "SELECT v FROM settings_version WHERE id = 1";
+/// A site's audit trail, newest first.
+pub const AUDIT_TRAIL: &str =
+    "SELECT site, at_ms, who, changes FROM audit WHERE site = ?1 ORDER BY seq DESC LIMIT ?2";
+/// A new session.
+pub const INSERT_SESSION: &str =
+    "INSERT INTO admin_sessions (id_hash, csrf, created_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?4)";
+/// Sessions idle past their expiry.
+pub const PURGE_SESSIONS: &str = "DELETE FROM admin_sessions WHERE last_seen_ms < ?1";
+/// One session.
+pub const SESSION: &str =
+    "SELECT id_hash, csrf, created_ms, last_seen_ms FROM admin_sessions WHERE id_hash = ?1";
+/// A session seen.
+pub const TOUCH_SESSION: &str = "UPDATE admin_sessions SET last_seen_ms = ?2 WHERE id_hash = ?1";
+/// A session ended.
+pub const END_SESSION: &str = "DELETE FROM admin_sessions WHERE id_hash = ?1";
+/// A page of a site's lead log, every status, after a (updated_ms, lead_id) position.
+pub const LEAD_LOG: &str = "SELECT l.lead_id, l.status, l.reason, l.updated_ms, o.attempts, \
+     (SELECT a.status FROM attempts a WHERE a.site = l.site AND a.lead_id = l.lead_id ORDER BY a.seq DESC LIMIT 1) \
+     FROM leads l LEFT JOIN outbox o ON o.site = l.site AND o.lead_id = l.lead_id \
+     WHERE l.site = ?1 AND (l.updated_ms, l.lead_id) < (?2, ?3) \
+     ORDER BY l.updated_ms DESC, l.lead_id DESC LIMIT ?4";
+/// The same in one status.
+pub const LEAD_LOG_STATUS: &str = "SELECT l.lead_id, l.status, l.reason, l.updated_ms, o.attempts, \
+     (SELECT a.status FROM attempts a WHERE a.site = l.site AND a.lead_id = l.lead_id ORDER BY a.seq DESC LIMIT 1) \
+     FROM leads l LEFT JOIN outbox o ON o.site = l.site AND o.lead_id = l.lead_id \
+     WHERE l.site = ?1 AND l.status = ?5 AND (l.updated_ms, l.lead_id) < (?2, ?3) \
+     ORDER BY l.updated_ms DESC, l.lead_id DESC LIMIT ?4";
+/// A site's counters since a bucket.
+pub const COUNTERS: &str =
+    "SELECT bucket, kind, key, n FROM counters WHERE site = ?1 AND bucket >= ?2";
+/// A site's outbox depth and oldest pending.
+pub const SITE_OUTBOX: &str =
+    "SELECT COUNT(*), MIN(first_at_ms) FROM outbox WHERE site = ?1 AND state = ?2";
+/// A site's latest webhook events, newest first.
+pub const RECENT_EVENTS: &str = "SELECT received_ms, lead_id, phase, reason FROM lead_events \
+     WHERE site = ?1 ORDER BY seq DESC LIMIT ?2";
+/// A site's latest postback attempts, newest first.
+pub const RECENT_ATTEMPTS: &str = "SELECT at_ms, lead_id, status, error FROM attempts \
+     WHERE site = ?1 ORDER BY seq DESC LIMIT ?2";
+
 /// Every statement above, named, for the query-plan test.
 #[cfg(test)]
 pub const HOT_PATH: &[(&str, &str)] = &[
@@ -176,4 +239,23 @@ pub const HOT_PATH: &[(&str, &str)] = &[
     ("PURGE_OUTBOX", PURGE_OUTBOX),
     ("PURGE_LEAD", PURGE_LEAD),
     ("PROBE", PROBE),
+    ("COUNT", COUNT),
+    ("SAVED_SITES", SAVED_SITES),
+    ("PURGE_COUNTERS", PURGE_COUNTERS),
+    ("SAVE_SITE", SAVE_SITE),
+    ("INSERT_AUDIT", INSERT_AUDIT),
+    ("BUMP_SETTINGS_VERSION", BUMP_SETTINGS_VERSION),
+    ("SETTINGS_VERSION", SETTINGS_VERSION),
+    ("AUDIT_TRAIL", AUDIT_TRAIL),
+    ("INSERT_SESSION", INSERT_SESSION),
+    ("PURGE_SESSIONS", PURGE_SESSIONS),
+    ("SESSION", SESSION),
+    ("TOUCH_SESSION", TOUCH_SESSION),
+    ("END_SESSION", END_SESSION),
+    ("LEAD_LOG", LEAD_LOG),
+    ("LEAD_LOG_STATUS", LEAD_LOG_STATUS),
+    ("COUNTERS", COUNTERS),
+    ("SITE_OUTBOX", SITE_OUTBOX),
+    ("RECENT_EVENTS", RECENT_EVENTS),
+    ("RECENT_ATTEMPTS", RECENT_ATTEMPTS),
 ];

@@ -5,9 +5,10 @@ use aidlink_protocol::Binding;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sql;
-use super::{from_json, to_json, OutboxState};
+use super::{from_json, screen, to_json, OutboxState};
 use crate::decide::{Decision, Verdict};
 use crate::postback::{self, Cd, Postback};
+use crate::store::screen::kind;
 use crate::store::{Attempt, ClaimPlan, Delivery, LeadStatus, Next, Purged};
 use crate::webhook::{CallPhase, Lead, LeadKind};
 
@@ -31,6 +32,9 @@ pub(super) fn put_binding(conn: &Connection, b: &Binding, now_ms: i64) -> rusqli
         touch_ts,
         now_ms
     ])?;
+    if inserted == 1 {
+        screen::count(conn, &b.site, now_ms, kind::BINDING, "")?;
+    }
     Ok(inserted == 1)
 }
 
@@ -124,6 +128,9 @@ pub(super) fn record_verdict(
                     now_ms,
                     p.cd.as_str()
                 ])?;
+            }
+            if applied == 1 {
+                screen::count(conn, site, now_ms, kind::DECISION, &decision.reason())?;
             }
             if let (1, Decision::Send { credit, .. }) = (applied, decision) {
                 conn.prepare_cached(sql::LEAD_CREDIT)?.execute(params![
@@ -241,12 +248,13 @@ pub(super) fn record_attempt(
     attempt: &Attempt,
     next: Next,
 ) -> rusqlite::Result<()> {
-    let (state, next_at, status) = match next {
-        Next::Sent => (OutboxState::Sent, attempt.at_ms, LeadStatus::Sent),
-        Next::RetryAt(at) => (OutboxState::Retrying, at, LeadStatus::Retrying),
-        Next::Dead => (OutboxState::Dead, attempt.at_ms, LeadStatus::Dead),
+    let (state, next_at, status, outcome) = match next {
+        Next::Sent => (OutboxState::Sent, attempt.at_ms, LeadStatus::Sent, "sent"),
+        Next::RetryAt(at) => (OutboxState::Retrying, at, LeadStatus::Retrying, "retry"),
+        Next::Dead => (OutboxState::Dead, attempt.at_ms, LeadStatus::Dead, "dead"),
     };
     let (site, lead_id) = (&delivery.site, &delivery.lead_id);
+    screen::count(conn, site, attempt.at_ms, kind::POSTBACK, outcome)?;
     conn.prepare_cached(sql::INSERT_ATTEMPT)?.execute(params![
         site,
         lead_id,
@@ -324,6 +332,7 @@ pub(super) fn purge(conn: &Connection, cutoff_ms: i64, batch: u32) -> rusqlite::
                 .execute(params![site, lead_id])?;
         }
     }
+    screen::purge_counters(conn, cutoff_ms, batch)?;
     Ok(Purged {
         bindings,
         leads: old.len() as u64,

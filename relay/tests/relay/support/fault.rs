@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aidlink_protocol::Binding;
 use aidlink_relay::decide::{LeadFacts, StoredTouch, Verdict};
+use aidlink_relay::store::screen::*;
 use std::sync::Arc;
 
 use aidlink_relay::store::*;
@@ -168,5 +169,70 @@ impl Store for Faulty {
     }
     fn reclaim(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.pass("reclaim", |s| s.reclaim())
+    }
+}
+
+impl ScreenStore for Faulty {
+    fn saved_sites(&self) -> BoxFuture<'_, Result<Vec<SavedSite>, StoreError>> {
+        self.pass("saved_sites", |s| s.saved_sites())
+    }
+    fn save_site(
+        &self,
+        saved: SavedSite,
+        audit: AuditEntry,
+    ) -> BoxFuture<'_, Result<i64, StoreError>> {
+        self.pass("save_site", |s| s.save_site(saved, audit))
+    }
+    fn settings_version(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+        self.pass("settings_version", |s| s.settings_version())
+    }
+    fn audit_trail(
+        &self,
+        site: String,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<AuditEntry>, StoreError>> {
+        self.pass("audit_trail", |s| s.audit_trail(site, limit))
+    }
+    fn put_session(
+        &self,
+        session: AdminSession,
+        idle_before: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.pass("put_session", |s| s.put_session(session, idle_before))
+    }
+    fn session(&self, id_hash: String) -> BoxFuture<'_, Result<Option<AdminSession>, StoreError>> {
+        self.pass("session", |s| s.session(id_hash))
+    }
+    fn touch_session(&self, id_hash: String, now: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.pass("touch_session", |s| s.touch_session(id_hash, now))
+    }
+    fn end_session(&self, id_hash: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.pass("end_session", |s| s.end_session(id_hash))
+    }
+    fn lead_log(
+        &self,
+        site: String,
+        status: Option<LeadStatus>,
+        after: Option<LeadCursor>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<LeadRow>, StoreError>> {
+        self.pass("lead_log", |s| s.lead_log(site, status, after, limit))
+    }
+    fn counters(
+        &self,
+        site: String,
+        since: i64,
+    ) -> BoxFuture<'_, Result<Vec<Counter>, StoreError>> {
+        self.pass("counters", |s| s.counters(site, since))
+    }
+    fn site_outbox(&self, site: String) -> BoxFuture<'_, Result<OutboxStats, StoreError>> {
+        self.pass("site_outbox", |s| s.site_outbox(site))
+    }
+    fn recent_events(
+        &self,
+        site: String,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<LiveEvent>, StoreError>> {
+        self.pass("recent_events", |s| s.recent_events(site, limit))
     }
 }

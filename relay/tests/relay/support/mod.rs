@@ -4,6 +4,7 @@
 
 pub mod fault;
 pub mod proxy;
+pub mod screen;
 pub mod storage;
 mod wait;
 
