@@ -13,6 +13,12 @@
 //             half-written, recovery when space returns; a read-only file system at start →
 //             `serve` refuses; then on ext4 (loop device, errors=remount-ro) turned read-only by
 //             the kernel under the running relay → 503 and /readyz 503, recovery, nothing lost.
+//   hostile   a flood of pre-auth 2 MB bodies, slowloris heads and slow bodies under a low
+//             `ulimit -n`: RSS and open files bounded, every slow connection cut; then one of each
+//             hostile request (oversize, smuggling, traversal, foreign-origin CORS, a forged
+//             binding for someone else's session, one client over `max_connections_per_ip`).
+//   instances three relays on one PostgreSQL database, one SIGKILLed at a time
+//             (scripts/reliability/instances.mjs): every lead sent once with its visitor's id.
 //
 // Each part prints its figures; one summary table at the end (part | figure | expected | ok?).
 // Exit status 1 when an invariant fails (lost 0, delivered once, 503s during the fault, recovery).
@@ -21,8 +27,6 @@
 //   AIDLINK_RELIABILITY_KILLS      SIGKILLs in the crash part          (25;  quick 3)
 //   AIDLINK_RELIABILITY_WORKERS    concurrent clients in the crash part (16; quick 6)
 //   AIDLINK_RELIABILITY_LEADS      leads in the outage part            (60;  quick 10)
-//   instances three relays on one PostgreSQL database, one SIGKILLed at a time
-//             (scripts/reliability/instances.mjs): every lead sent once with its visitor's id.
 //   AIDLINK_RELIABILITY_PARTS      comma-separated subset: crash,outage,storage,hostile,instances
 //   AIDLINK_RELIABILITY_KEEP=1     keep the work folder (databases, logs, results.json)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
