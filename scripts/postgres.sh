@@ -6,6 +6,8 @@
 # initdb refuses root), starts the server on a free loopback port with its socket in that
 # folder, and exports
 #     AIDLINK_TEST_POSTGRES=postgres://postgres@127.0.0.1:PORT/postgres
+# and, as the server also takes TLS with a certificate of a throwaway CA,
+#     AIDLINK_TEST_POSTGRES_CA=FOLDER/tls/ca.pem
 # The server is stopped and its folder removed when the sourcing shell exits (an EXIT trap), or
 # by `aidlink_postgres_stop`. Nothing here depends on a server started by hand.
 # Run directly (`bash scripts/postgres.sh -- CMD ARGS…`), it runs CMD with the server up.
@@ -54,6 +56,26 @@ aidlink_postgres_as_owner() {
     fi
 }
 
+# A test CA and a server certificate for 127.0.0.1 (and localhost) signed by it, in $1.
+aidlink_postgres_tls() {
+    local tls="$1"
+    mkdir -p "$tls"
+    (
+        cd "$tls" &&
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+                -keyout ca.key -out ca.pem -days 3 -subj "/CN=aidlink test CA" &&
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+                -keyout server.key -out server.csr -subj "/CN=127.0.0.1" &&
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext &&
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+                -out server.pem -days 3 -extfile server.ext
+    ) >"$tls/openssl.log" 2>&1 || return 1
+    chmod 600 "$tls/server.key"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown -R postgres:postgres "$tls"
+    fi
+}
+
 aidlink_postgres_start() {
     if [ -n "${AIDLINK_POSTGRES_DIR:-}" ]; then
         return 0 # already started by this shell
@@ -79,12 +101,20 @@ aidlink_postgres_start() {
         cat "$dir/initdb.log" >&2
         return 1
     fi
+    # TLS as a managed server has it: a CA of its own and a certificate for 127.0.0.1 signed by
+    # it, so the relay's `sslmode=require` (certificate verified) is tested against a real server;
+    # plain connections keep working beside it.
+    local tls_options=""
+    if command -v openssl >/dev/null 2>&1 && aidlink_postgres_tls "$dir/tls"; then
+        tls_options="-c ssl=on -c ssl_cert_file=$dir/tls/server.pem -c ssl_key_file=$dir/tls/server.key"
+        export AIDLINK_TEST_POSTGRES_CA="$dir/tls/ca.pem"
+    fi
     # Ports can be taken between the look-up and the start: a few tries.
     local try
     for try in 1 2 3 4 5; do
         port="$(aidlink_postgres_free_port)"
         if aidlink_postgres_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-            -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=300" \
+            -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=300 $tls_options" \
             start >/dev/null; then
             export AIDLINK_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
             aidlink_postgres_say "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $dir, removed on exit)"
@@ -106,7 +136,7 @@ aidlink_postgres_stop() {
         aidlink_postgres_as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
     fi
     rm -rf "$dir"
-    unset AIDLINK_POSTGRES_DIR AIDLINK_TEST_POSTGRES
+    unset AIDLINK_POSTGRES_DIR AIDLINK_TEST_POSTGRES AIDLINK_TEST_POSTGRES_CA
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -488,14 +488,16 @@ fn postgres_storage_and_its_pool_are_checked_with_their_key_paths() {
     let ok = with_site("[storage]\nurl = \"postgres://aidlink:secret@db:5432/aidlink\"\n");
     let config = Config::parse(&ok).expect("a postgres:// URL is a valid storage");
     assert_eq!(config.storage.pool_size, 16);
+    let tls = with_site("[storage]\nurl = \"postgres://aidlink@db/aidlink?sslmode=require\"\n");
+    Config::parse(&tls).expect("TLS, the certificate checked against the usual roots");
     let text = with_site(
-        "[storage]\nurl = \"postgres://aidlink@db/aidlink?sslmode=require\"\npool_size = 0\n\
-         statement_timeout_ms = 5\n",
+        "[storage]\nurl = \"postgres://aidlink@db/aidlink?sslmode=require&sslrootcert=/nonexistent/ca.pem\"\n\
+         pool_size = 0\nstatement_timeout_ms = 5\n",
     );
     let lines = Config::parse(&text).unwrap_err().lines();
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
-        lines[0].starts_with("storage.url: sslmode=require: "),
+        lines[0].starts_with("storage.url: sslrootcert /nonexistent/ca.pem: "),
         "{lines:?}"
     );
     assert_eq!(lines[1], "storage.pool_size: must be 1 to 256");

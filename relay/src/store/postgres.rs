@@ -2,7 +2,9 @@
 //! deadpool pool (`storage.pool_size` connections, `storage.connect_timeout_ms` to open one,
 //! `storage.acquire_timeout_ms` to wait for a free one, `storage.statement_timeout_ms` for any
 //! statement, enforced by the server and by the relay), versioned migrations (`schema`), every
-//! statement a constant (`sql`).
+//! statement a constant (`sql`). `sslmode=require` in the URL connects over TLS (rustls), the
+//! server's certificate verified against the Mozilla roots or the URL's `sslrootcert` PEM file;
+//! without it the connection is in the clear (a unix socket or a private network).
 //!
 //! What keeps instances from stepping on each other lives in the SQL: the outbox is claimed
 //! with `FOR UPDATE SKIP LOCKED` and a lease that expires (a crashed instance's claims are taken
@@ -31,7 +33,8 @@ use std::time::Duration;
 
 use aidlink_protocol::Binding;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
-use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     Attempt, BoxFuture, ClaimPlan, DeadLetter, Delivery, LeadStatus, LeadSummary, Next,
@@ -48,16 +51,74 @@ pub fn is_postgres(url: &str) -> bool {
 
 /// Whether a `postgres://` URL can be used by this build; why not.
 pub fn check_url(url: &str) -> Result<(), String> {
-    let config = tokio_postgres::Config::from_str(url).map_err(|e| {
+    let (url, root_cert) = split_root_cert(url);
+    let config = tokio_postgres::Config::from_str(&url).map_err(|e| {
         format!("not a PostgreSQL URL ({e}); e.g. postgres://aidlink:secret@db:5432/aidlink")
     })?;
-    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-        return Err("sslmode=require: this build connects to PostgreSQL without TLS (a unix socket, a private network or a TLS tunnel such as stunnel)".into());
-    }
     if config.get_hosts().is_empty() {
         return Err("names no host (postgres://user:password@HOST:5432/database)".into());
     }
-    Ok(())
+    if root_cert.is_some() && config.get_ssl_mode() != SslMode::Require {
+        return Err("sslrootcert is read only with sslmode=require".into());
+    }
+    tls(root_cert.as_deref()).map(|_| ())
+}
+
+/// `url` without its `sslrootcert=PATH` parameter (libpq's name, which tokio-postgres does
+/// not read), and that path, percent-decoded.
+fn split_root_cert(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut root_cert = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("sslrootcert=") {
+            Some(path) => {
+                root_cert = Some(
+                    percent_encoding::percent_decode_str(path)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                );
+                false
+            }
+            None => true,
+        })
+        .collect();
+    if kept.is_empty() {
+        (base.to_string(), root_cert)
+    } else {
+        (format!("{base}?{}", kept.join("&")), root_cert)
+    }
+}
+
+/// The TLS set-up of `sslmode=require`: the server's certificate must chain to a root of the
+/// Mozilla set (webpki-roots) or to one in the `sslrootcert` PEM file, and name the host the
+/// URL connects to.
+fn tls(root_cert: Option<&str>) -> Result<MakeRustlsConnect, String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = root_cert {
+        let unreadable = |e: &dyn std::fmt::Display| format!("sslrootcert {path}: {e}");
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+            let cert = cert.map_err(|e| unreadable(&e))?;
+            roots.add(cert).map_err(|e| unreadable(&e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(format!("sslrootcert {path}: no PEM certificate in it"));
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// Pool and time limits (`[storage]`).
@@ -144,7 +205,14 @@ impl Postgres {
     /// keeps a pool per `options`. Fails when the server cannot be reached now.
     pub async fn open(url: &str, options: &Options) -> Result<Postgres, StoreError> {
         check_url(url).map_err(StoreError::Unsupported)?;
-        let mut config = tokio_postgres::Config::from_str(url).map_err(unavailable)?;
+        let (url, root_cert) = split_root_cert(url);
+        let mut config = tokio_postgres::Config::from_str(&url).map_err(unavailable)?;
+        // TLS only when asked for with `sslmode=require`, and then verified; `prefer` (the
+        // default) connects in the clear rather than trust an unverified certificate silently.
+        if config.get_ssl_mode() != SslMode::Require {
+            config.ssl_mode(SslMode::Disable);
+        }
+        let tls = tls(root_cert.as_deref()).map_err(StoreError::Unsupported)?;
         let timeout_ms = options.statement_timeout.as_millis();
         let mut server_options = config.get_options().unwrap_or_default().to_string();
         server_options.push_str(&format!(" -c statement_timeout={timeout_ms}"));
@@ -154,7 +222,7 @@ impl Postgres {
             .application_name("aidlink-relay");
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

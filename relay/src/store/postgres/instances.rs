@@ -173,9 +173,7 @@ async fn an_unreachable_server_is_unavailable_and_a_bad_url_is_refused() {
         Err(crate::store::StoreError::Unavailable(e)) => assert!(e.contains("PostgreSQL"), "{e}"),
         other => panic!("expected unavailable, got {:?}", other.err()),
     }
-    assert!(super::check_url("postgres://a@h/db?sslmode=require")
-        .unwrap_err()
-        .contains("TLS"));
+    assert!(super::check_url("postgres://a@h/db?sslmode=require").is_ok());
     assert!(super::check_url("postgres://a@h/db?port=x").is_err());
     assert!(super::check_url("postgres://a:b@db.example:5432/aidlink").is_ok());
 }

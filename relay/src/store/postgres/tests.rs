@@ -273,3 +273,90 @@ async fn a_periodic_job_runs_on_one_instance_at_a_time() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[test]
+fn sslrootcert_is_taken_out_of_the_url_and_read_only_with_require() {
+    assert_eq!(
+        super::split_root_cert("postgres://a@h/d?sslmode=require&sslrootcert=%2Fetc%2Fca.pem&x=1"),
+        (
+            "postgres://a@h/d?sslmode=require&x=1".to_string(),
+            Some("/etc/ca.pem".to_string())
+        )
+    );
+    assert_eq!(
+        super::split_root_cert("postgres://a@h/d?sslrootcert=ca.pem"),
+        ("postgres://a@h/d".to_string(), Some("ca.pem".to_string()))
+    );
+    assert_eq!(
+        super::split_root_cert("postgres://a@h/d"),
+        ("postgres://a@h/d".to_string(), None)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let why = super::check_url(&format!(
+        "postgres://a@h/d?sslmode=require&sslrootcert={}",
+        empty.display()
+    ))
+    .unwrap_err();
+    assert!(why.contains("no PEM certificate"), "{why}");
+    let why = super::check_url("postgres://a@h/d?sslrootcert=/etc/ca.pem").unwrap_err();
+    assert!(why.contains("only with sslmode=require"), "{why}");
+}
+
+/// The CA of the test server's certificate (scripts/postgres.sh), or `None` when there is none
+/// (a failure where PostgreSQL is required).
+fn test_ca() -> Option<String> {
+    match std::env::var("AIDLINK_TEST_POSTGRES_CA") {
+        Ok(path) if !path.is_empty() => Some(path),
+        _ if std::env::var("AIDLINK_REQUIRE_POSTGRES").as_deref() == Ok("1") => {
+            panic!("AIDLINK_TEST_POSTGRES_CA is not set: scripts/postgres.sh gives its server a certificate (is openssl installed?)")
+        }
+        _ => None,
+    }
+}
+
+/// Whether the store's own connection to the server is encrypted.
+async fn encrypted(store: &Postgres) -> bool {
+    store
+        .with(Box::new(|c| {
+            Box::pin(async move {
+                let row = c
+                    .query_one(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .await?;
+                Ok(row.get::<_, bool>(0))
+            })
+        }))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sslmode_require_encrypts_and_verifies_the_servers_certificate() {
+    let Some(scratch) = Scratch::new().await else {
+        return;
+    };
+    let Some(ca) = test_ca() else {
+        eprintln!("no test CA: TLS test skipped");
+        return;
+    };
+    let plain = scratch.open(&small()).await;
+    assert!(
+        !encrypted(&plain).await,
+        "no sslmode: in the clear, as before"
+    );
+    let tls_url = format!("{}&sslmode=require&sslrootcert={ca}", scratch.url);
+    let store = Postgres::open(&tls_url, &small()).await.unwrap();
+    assert!(encrypted(&store).await, "sslmode=require: TLS");
+    store.probe_write(1).await.unwrap();
+    // The server's certificate is signed by a CA of its own: without that CA it is refused.
+    let unverified = format!("{}&sslmode=require", scratch.url);
+    let refused = Postgres::open(&unverified, &small()).await.err();
+    let why = refused
+        .expect("a certificate no known root signed")
+        .to_string();
+    assert!(why.contains("invalid peer certificate"), "{why}");
+}
