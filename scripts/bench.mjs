@@ -315,7 +315,12 @@ const row = (bench, figure, goal = "—", met = "") => rows.push({ bench, figure
 const verdict = (ok) => (ok ? "yes" : "**no**");
 const ratioText = (x) => x.toFixed(x < 0.1 ? 3 : 2);
 
+/** AIDLINK_BENCH_ONLY=ingest,volume runs only those benchmarks (of ingest, volume, postbacks,
+ * fairness, retention, postgres, capture); unset, all. */
+const only = process.env.AIDLINK_BENCH_ONLY ? process.env.AIDLINK_BENCH_ONLY.split(",") : null;
+
 async function bench(name, fn) {
+  if (only && !only.includes(name.split(":")[0])) return;
   const started = Date.now();
   log(`--- ${name}`);
   try {
@@ -557,7 +562,9 @@ async function main() {
   await bench("fairness", fairness);
   await bench("retention", retention);
   await bench("postgres", () => postgresBench({ wrk, startServer, stop, load, receiver, row, fmt, ratioText, log, work, relayBin, size, details, features, ADMIN, TOKEN, HASH, SITE_A, INGEST, WEBHOOKS }));
-  details.capture = await captureBenchmarks({ quick, root, bin, work, bench, row, log });
+  if (!only || only.includes("capture")) {
+    details.capture = await captureBenchmarks({ quick, root, bin, work, bench, row, log });
+  }
   const load1 = loadavg();
   const env = {
     started: startedAt.toISOString(),
