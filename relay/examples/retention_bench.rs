@@ -93,15 +93,22 @@ async fn leads_day(store: &Arc<Sqlite>, day: usize, count: usize, at_ms: i64) {
     }
 }
 
-/// Stores bindings one after another until `stop` and returns each commit's latency, µs.
-async fn probe_ingest(store: Arc<Sqlite>, at_ms: i64, stop: Arc<tokio::sync::Notify>) -> Vec<u64> {
+/// Stores bindings one after another until `stop` and returns each commit's latency, µs. The
+/// bindings are new ones of `series` (one per day and probe), stored at `at_ms`: they age and
+/// are deleted like the day's others, so the store's size reaches a steady state.
+async fn probe_ingest(
+    store: Arc<Sqlite>,
+    series: usize,
+    at_ms: i64,
+    stop: Arc<tokio::sync::Notify>,
+) -> Vec<u64> {
     let mut latencies = Vec::new();
     let stopped = stop.notified();
     tokio::pin!(stopped);
     let mut n = 0;
     loop {
         let started = Instant::now();
-        let write = store.put_binding(binding(9_999, n), at_ms);
+        let write = store.put_binding(binding(series, n), at_ms);
         tokio::select! {
             _ = &mut stopped => break,
             stored = write => {
@@ -158,7 +165,7 @@ async fn main() {
         leads_day(&store, day, per_day / 100, now).await;
         // Ingest with nothing else running, for the same length of time as below.
         let stop = Arc::new(tokio::sync::Notify::new());
-        let probe = tokio::spawn(probe_ingest(store.clone(), now, stop.clone()));
+        let probe = tokio::spawn(probe_ingest(store.clone(), 10_000 + day, now, stop.clone()));
         let cutoff = now - retention as i64 * DAY;
         let pass = Instant::now();
         loop {
@@ -176,7 +183,7 @@ async fn main() {
         stop.notify_one();
         during.extend(probe.await.expect("probe"));
         let stop = Arc::new(tokio::sync::Notify::new());
-        let probe = tokio::spawn(probe_ingest(store.clone(), now, stop.clone()));
+        let probe = tokio::spawn(probe_ingest(store.clone(), 20_000 + day, now, stop.clone()));
         tokio::time::sleep(pass.max(Duration::from_millis(200))).await;
         stop.notify_one();
         quiet.extend(probe.await.expect("probe"));

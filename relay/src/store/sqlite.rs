@@ -72,7 +72,8 @@ impl Sqlite {
         // thread does it every half second, beside the writer, so no commit waits for one.
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; \
-             PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864;",
+             PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864; \
+             PRAGMA cache_size=-65536;",
         )
         .map_err(unavailable)?;
         schema::migrate(&conn).map_err(unavailable)?;
