@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::html::{self, esc, options};
 use super::i18n::{Lang, T};
 use super::sites::{signed_page, tabs, Tab};
-use super::{check_csrf, field, operator, read_form, respond, ScreenError, Visit};
+use super::{field, operator, posted_form, respond, ScreenError, Visit};
 use crate::http::AppState;
 use crate::outbox;
 use crate::store::screen::LeadCursor;
@@ -226,9 +226,7 @@ pub async fn retry(
     body: Body,
 ) -> Response {
     let result = async {
-        let op = operator(&state, &visit).await?;
-        let form = read_form(&state, &headers, body).await?;
-        check_csrf(&op, &form)?;
+        let (_, form) = posted_form(&state, &visit, &headers, body).await?;
         site_known(&state, &site)?;
         if !plain(&lead) {
             return Err(ScreenError::NotFound);

@@ -317,6 +317,20 @@ pub fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
+/// A form posted by the signed-in operator: the session checked ([`operator`]), the body read
+/// ([`read_form`]) and its CSRF token checked ([`check_csrf`]), in that order.
+pub async fn posted_form(
+    state: &AppState,
+    visit: &Visit,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Operator, Vec<(String, String)>), ScreenError> {
+    let op = operator(state, visit).await?;
+    let form = read_form(state, headers, body).await?;
+    check_csrf(&op, &form)?;
+    Ok((op, form))
+}
+
 /// Refuses a posted form that does not carry the session's CSRF token.
 pub fn check_csrf(operator: &Operator, form: &[(String, String)]) -> Result<(), ScreenError> {
     let given = field(form, "csrf");

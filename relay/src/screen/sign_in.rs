@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{self, esc, Input};
 use super::i18n::T;
-use super::{check_csrf, field, operator, read_form, respond, session, ScreenError, Visit};
+use super::{field, posted_form, read_form, respond, session, ScreenError, Visit};
 use crate::http::AppState;
 
 /// The sign-in page with `status` and, when given, a message (an error).
@@ -118,9 +118,7 @@ pub async fn sign_out(
     body: Body,
 ) -> Response {
     let result = async {
-        let operator = operator(&state, &visit).await?;
-        let form = read_form(&state, &headers, body).await?;
-        check_csrf(&operator, &form)?;
+        let (operator, _) = posted_form(&state, &visit, &headers, body).await?;
         let label = session::label(&operator.session);
         state.store.end_session(operator.session.id_hash).await?;
         tracing::info!(session = %label, "operator screen: signed out");

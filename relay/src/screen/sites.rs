@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::form::{self, Focus, SiteForm, View};
 use super::html::{self, esc};
 use super::i18n::{Lang, T};
-use super::{check_csrf, field, html_page, operator, read_form, respond, session, Operator};
+use super::{field, html_page, operator, posted_form, respond, session, Operator};
 use super::{ScreenError, Visit};
 use crate::config::{Message, Problem, Site};
 use crate::http::AppState;
@@ -171,9 +171,7 @@ pub async fn create(
     body: Body,
 ) -> Response {
     let result = async {
-        let op = operator(&state, &visit).await?;
-        let posted = read_form(&state, &headers, body).await?;
-        check_csrf(&op, &posted)?;
+        let (op, posted) = posted_form(&state, &visit, &headers, body).await?;
         let form = SiteForm::from_pairs(&posted);
         let base = fresh_site(&form.id)?;
         let mut problems = Vec::new();
@@ -223,9 +221,7 @@ pub async fn save(
     body: Body,
 ) -> Response {
     let result = async {
-        let op = operator(&state, &visit).await?;
-        let posted = read_form(&state, &headers, body).await?;
-        check_csrf(&op, &posted)?;
+        let (op, posted) = posted_form(&state, &visit, &headers, body).await?;
         let current = state.settings.current();
         let site = current.site(&site).ok_or(ScreenError::NotFound)?.clone();
         let mut form = SiteForm::from_pairs(&posted);

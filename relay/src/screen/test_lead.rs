@@ -15,7 +15,7 @@ use axum::response::Response;
 use super::html::{self, esc, options, Input};
 use super::i18n::{Lang, T};
 use super::sites::{signed_page, tabs, Tab};
-use super::{check_csrf, field, operator, read_form, respond, Operator, ScreenError, Visit};
+use super::{field, operator, posted_form, respond, Operator, ScreenError, Visit};
 use crate::config::Site;
 use crate::decide::{self, Decision, Rule};
 use crate::http::AppState;
@@ -294,9 +294,7 @@ pub async fn check(
     body: Body,
 ) -> Response {
     let result = async {
-        let op = operator(&state, &visit).await?;
-        let posted = read_form(&state, &headers, body).await?;
-        check_csrf(&op, &posted)?;
+        let (op, posted) = posted_form(&state, &visit, &headers, body).await?;
         let config = state.settings.current();
         let site = config.site(&site).ok_or(ScreenError::NotFound)?;
         let form = TestForm(posted.into_iter().filter(|(k, _)| k != "csrf").collect());

@@ -15,6 +15,13 @@
 //! and resolves after its commit; a lost connection is an error (503 upstream), and the pool
 //! opens new connections as soon as the server answers again.
 
+/// Shorthand: an `Op` from an async block over the connection.
+macro_rules! op {
+    (|$conn:ident| $body:expr) => {
+        Box::new(move |$conn: &mut Object| Box::pin(async move { $body }))
+    };
+}
+
 mod jobs;
 mod read;
 mod rows;
@@ -273,13 +280,6 @@ impl Postgres {
             }
         })
     }
-}
-
-/// Shorthand: an [`Op`] from an async block over the connection.
-macro_rules! op {
-    (|$conn:ident| $body:expr) => {
-        Box::new(move |$conn: &mut Object| Box::pin(async move { $body }))
-    };
 }
 
 impl Store for Postgres {

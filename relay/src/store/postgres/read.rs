@@ -13,7 +13,8 @@ use crate::store::{
 };
 use crate::webhook::Lead;
 
-async fn rows(
+/// A prepared, cached statement's rows.
+pub(super) async fn rows(
     c: &Object,
     statement: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],

@@ -5,32 +5,15 @@
 //! sharded as `row_counts` is) and recent events. Every statement is a constant of `sql`.
 
 use deadpool_postgres::{GenericClient, Object};
-use tokio_postgres::types::ToSql;
 
+use super::read::rows;
+use super::write::run;
 use super::{parse_status, sql, state_name, status_name, Failed, OutboxState, Postgres};
 use crate::store::screen::{
     AdminSession, AuditEntry, Counter, LeadCursor, LeadRow, LiveEvent, SavedSite, ScreenStore,
     COUNTER_BUCKET_MS,
 };
 use crate::store::{BoxFuture, LeadStatus, OutboxStats, StoreError};
-
-async fn run(
-    c: &impl GenericClient,
-    statement: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<u64, Failed> {
-    let statement = c.prepare_cached(statement).await?;
-    Ok(c.execute(&statement, params).await?)
-}
-
-async fn rows(
-    c: &Object,
-    statement: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<Vec<tokio_postgres::Row>, Failed> {
-    let statement = c.prepare_cached(statement).await?;
-    Ok(c.query(&statement, params).await?)
-}
 
 /// One more in `site`'s counter of `kind` / `key` for the ten minutes holding `at_ms`.
 pub(super) async fn count(
@@ -142,13 +125,6 @@ async fn recent_events(c: &Object, site: &str, limit: u32) -> Result<Vec<LiveEve
     events.sort_by_key(|e| std::cmp::Reverse((e.at_ms(), matches!(e, LiveEvent::Attempt { .. }))));
     events.truncate(limit as usize);
     Ok(events)
-}
-
-/// Shorthand: an operation from an async block over the connection (as in `postgres.rs`).
-macro_rules! op {
-    (|$conn:ident| $body:expr) => {
-        Box::new(move |$conn: &mut Object| Box::pin(async move { $body }))
-    };
 }
 
 impl ScreenStore for Postgres {

@@ -14,7 +14,8 @@ use crate::store::screen::{kind, COUNTER_BUCKET_MS};
 use crate::store::{Attempt, ClaimPlan, Delivery, LeadStatus, Next, Purged};
 use crate::webhook::{CallPhase, Lead, LeadKind};
 
-async fn run(
+/// A prepared, cached statement run; the rows it changed.
+pub(super) async fn run(
     c: &impl GenericClient,
     statement: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
