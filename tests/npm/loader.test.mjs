@@ -103,7 +103,7 @@ test("page events look at once during the first minute, then at most every 5 s",
   for (let i = 1; i < looks.length; i++) assert.ok(looks[i].at - looks[i - 1].at >= CALM_MS);
 });
 
-test("hidden or left: look, then flush; after the first minute the look is throttled, the flush is not", () => {
+test("hidden or left: look, then flush, also after the first minute and right after a poll's look", () => {
   const w = fakeWindow();
   const m = recorder(w);
   aidlinkWatcher(m.check, w).start(undefined);
@@ -115,7 +115,10 @@ test("hidden or left: look, then flush; after the first minute the look is throt
   w.advance(EAGER_MS + 1);
   m.calls.length = 0;
   w.dispatchEvent(new Event("pagehide"));
-  assert.deepEqual(m.calls.map((c) => c.kind), [FLUSH], "the poll looked less than 5 s ago");
+  assert.deepEqual(m.calls.map((c) => c.kind), [LOOK, FLUSH], "leaving is the last chance to see a late id, throttle or not");
+  w.document.visibilityState = "hidden";
+  w.document.dispatchEvent(new Event("visibilitychange"));
+  assert.deepEqual(m.calls.map((c) => c.kind), [LOOK, FLUSH, LOOK, FLUSH]);
 });
 
 test("a retry delay is waited for; a request's answer goes back, a failed request as undefined", async () => {

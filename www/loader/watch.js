@@ -3,7 +3,7 @@
    `visibilitychange`, `pageshow`, `popstate`, SPA navigation through `history.pushState` /
    `replaceState`; and when it flushes what is queued: `pagehide` and the tab being hidden. After
    the first minute, page events lead to at most one look per 5 s however busy the page's router
-   is.
+   is; the page being hidden or left always looks first.
 
    The module does the work behind one export, `check(kind, response)`, and says what to do next:
    `false` (it is not active: consent pending, stopped, denied, or it could not start) stops the
@@ -89,10 +89,12 @@ export function aidlinkWatcher(check, w) {
       schedule();
     }
   }
-  /* The page is hidden or left: look again (an id that appeared since the last look would
-     otherwise wait for the next page load), then hand what is queued to the browser. */
+  /* The page is hidden or left: look again at once, never throttled (it may be the last look:
+     an id that appeared since the last one would otherwise be lost with the visit), then hand
+     what is queued to the browser. */
   function leave() {
-    nudge();
+    if (!on) return;
+    look();
     if (on) run(call(FLUSH));
   }
   function listen(target, type, handler) {
