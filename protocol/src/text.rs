@@ -1,9 +1,11 @@
 //! What the readers of cookies, query strings and stored values share: percent-decoding (`%` and
 //! two hex digits are that byte, any other `%` stays as it is, and the result must be UTF-8) and
 //! splitting on one separator. Both ship in the capture module's bundle, where every byte
-//! counts: the decoder is a few lines rather than the `percent-encoding` crate, and the split
-//! takes a `char` predicate rather than a `char`, because core's single-`char` searcher carries
-//! a slice-index panic whose message formats integers, code the bundle otherwise does without.
+//! counts: the decoder is a few lines rather than the `percent-encoding` crate, its UTF-8 check
+//! a short loop rather than core's validator (unrolled for speed: about 1 KB of WebAssembly), and
+//! the split takes a `char` predicate rather than a `char`, because core's single-`char` searcher
+//! carries a slice-index panic whose message formats integers, code the bundle otherwise does
+//! without.
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -28,7 +30,41 @@ pub fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
         }
         out.push(*b);
     }
-    String::from_utf8(out).ok().map(Cow::Owned)
+    utf8(&out).map(Cow::Owned)
+}
+
+/// `bytes` as text when they are UTF-8, by the rule `String::from_utf8` applies (Unicode's
+/// well-formed sequences: no overlong form, no surrogate, nothing past U+10FFFF); `None`
+/// otherwise.
+fn utf8(bytes: &[u8]) -> Option<String> {
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let [lead, tail @ ..] = rest {
+        // How many continuation bytes follow, the smallest code point that needs them, and the
+        // lead byte's bits.
+        let (more, least, bits) = match *lead {
+            0x00..=0x7f => (0, 0, *lead),
+            0xc0..=0xdf => (1, 0x80, lead & 0x1f),
+            0xe0..=0xef => (2, 0x800, lead & 0x0f),
+            0xf0..=0xf7 => (3, 0x1_0000, lead & 0x07),
+            _ => return None,
+        };
+        let (continuation, after) = tail.split_at_checked(more)?;
+        let mut code = u32::from(bits);
+        for b in continuation {
+            if b & 0xc0 != 0x80 {
+                return None;
+            }
+            code = code << 6 | u32::from(b & 0x3f);
+        }
+        if code < least {
+            return None;
+        }
+        // `from_u32` refuses surrogates and what lies past U+10FFFF.
+        out.push(char::from_u32(code)?);
+        rest = after;
+    }
+    Some(out)
 }
 
 /// The parts of `text` between each `sep`, as `text.split(sep)` gives them.
@@ -83,6 +119,48 @@ mod tests {
         assert_eq!(percent_decode("%FF"), None);
         assert_eq!(percent_decode("%EF%F0%E8"), None, "Windows-1251");
         assert_eq!(percent_decode("%D0"), None, "a character cut in half");
+    }
+
+    #[test]
+    fn the_utf8_check_agrees_with_core() {
+        let core = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).ok();
+        // Every sequence of up to two bytes, and of three and four bytes from a lead byte that
+        // starts one (continuation bytes at the edges of each range, and beyond them).
+        let edges = [
+            0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff,
+        ];
+        for a in 0..=255u8 {
+            assert_eq!(utf8(&[a]), core(&[a]), "{a:#x}");
+            for b in 0..=255u8 {
+                assert_eq!(utf8(&[a, b]), core(&[a, b]), "{a:#x} {b:#x}");
+            }
+        }
+        for a in 0xc0..=0xffu8 {
+            for b in 0..=255u8 {
+                for c in edges {
+                    assert_eq!(utf8(&[a, b, c]), core(&[a, b, c]), "{a:#x} {b:#x} {c:#x}");
+                    for d in edges {
+                        let four = [a, b, c, d];
+                        assert_eq!(utf8(&four), core(&four), "{four:x?}");
+                    }
+                }
+            }
+        }
+        for text in [
+            "",
+            "ascii",
+            "бан",
+            "€",
+            "𝄞 music",
+            "a\u{10ffff}z",
+            "\u{d7ff}\u{e000}",
+        ] {
+            assert_eq!(utf8(text.as_bytes()).as_deref(), Some(text));
+        }
+        assert_eq!(utf8(b"ok\xe2\x82"), None, "cut short");
+        assert_eq!(utf8(b"\xed\xa0\x80"), None, "a surrogate");
+        assert_eq!(utf8(b"\xf4\x90\x80\x80"), None, "past U+10FFFF");
+        assert_eq!(utf8(b"\xc0\xaf"), None, "overlong");
     }
 
     #[test]
