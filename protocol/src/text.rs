@@ -73,6 +73,13 @@ pub fn split(text: &str, sep: char) -> impl DoubleEndedIterator<Item = &str> {
     text.split(move |c: char| c == sep)
 }
 
+/// `text` up to the first of `seps` (all of it when there is none), as
+/// `text.split(seps).next()`, through [`split`]'s searcher.
+pub fn before_any<'a>(text: &'a str, seps: &[char]) -> &'a str {
+    seps.iter()
+        .fold(text, |text, &sep| split(text, sep).next().unwrap_or(text))
+}
+
 /// `text` cut at the first `sep`, as `text.split_once(sep)`.
 #[allow(clippy::manual_pattern_char_comparison)] // a predicate on purpose: see the module doc
 pub fn cut(text: &str, sep: char) -> Option<(&str, &str)> {
@@ -168,6 +175,8 @@ mod tests {
         for text in ["", ",", "a", "a,b", ",a,,b,", "ключ,значение", "a=b=c"] {
             assert!(split(text, ',').eq(text.split(',')), "{text:?}");
             assert_eq!(cut(text, '='), text.split_once('='), "{text:?}");
+            let seps = [',', '='];
+            assert_eq!(before_any(text, &seps), text.split(seps).next().unwrap());
         }
     }
 

@@ -5,7 +5,7 @@ use alloc::borrow::{Cow, ToOwned};
 use alloc::string::String;
 
 use crate::binding::Touch;
-use crate::text::{cut, percent_decode, split};
+use crate::text::{before_any, cut, percent_decode, split};
 
 /// The query parameters a touchpoint keeps, in the order of [`Touch`]'s fields.
 pub const UTM_KEYS: [&str; 5] = [
@@ -36,7 +36,7 @@ impl Touch {
         ts: u64,
     ) -> Self {
         let mut touch = Touch {
-            path: clip(path.split(['?', '#']).next().unwrap_or_default()),
+            path: clip(before_any(path, &['?', '#'])),
             ts,
             ..Touch::default()
         };
