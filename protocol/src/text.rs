@@ -74,10 +74,11 @@ pub fn split(text: &str, sep: char) -> impl DoubleEndedIterator<Item = &str> {
 }
 
 /// `text` up to the first of `seps` (all of it when there is none), as
-/// `text.split(seps).next()`, through [`split`]'s searcher.
+/// `text.split(seps).next()`, through [`cut`]'s searcher.
 pub fn before_any<'a>(text: &'a str, seps: &[char]) -> &'a str {
-    seps.iter()
-        .fold(text, |text, &sep| split(text, sep).next().unwrap_or(text))
+    seps.iter().fold(text, |text, &sep| {
+        cut(text, sep).map_or(text, |(head, _)| head)
+    })
 }
 
 /// `text` cut at the first `sep`, as `text.split_once(sep)`.
