@@ -118,15 +118,15 @@ pub fn form_decode(component: &str) -> Cow<'_, str> {
     }
 }
 
+/// `value` cut to [`MAX_FIELD_LEN`] bytes at a char boundary. Written with `get`, not an index:
+/// a slice index carries a panic whose message formats the bounds and a `char` (the bundle's
+/// optimiser only sometimes proves it unreachable).
 fn clip(value: &str) -> String {
-    if value.len() <= MAX_FIELD_LEN {
-        return value.to_owned();
-    }
-    let mut end = MAX_FIELD_LEN;
+    let mut end = value.len().min(MAX_FIELD_LEN);
     while !value.is_char_boundary(end) {
         end -= 1;
     }
-    value[..end].to_owned()
+    value.get(..end).unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
