@@ -193,7 +193,7 @@ impl Config {
 }
 
 fn names(list: &str) -> impl Iterator<Item = &str> {
-    split(list, ',').map(str::trim).filter(|n| !n.is_empty())
+    split(list, b',').map(str::trim).filter(|n| !n.is_empty())
 }
 
 /// At least one name, and every name a cookie token.
@@ -217,7 +217,7 @@ fn is_endpoint(e: &str) -> bool {
     let ok_chars = !e.is_empty() && e.bytes().all(|b| b.is_ascii_graphic());
     match rest {
         Some(rest) => {
-            let host = before_any(rest, &['/', '?', '#']);
+            let host = before_any(rest, b"/?#");
             ok_chars && !host.is_empty() && !host.bytes().any(|b| b == b'@')
         }
         None => ok_chars && e.starts_with('/') && !e.starts_with("//"),

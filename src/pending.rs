@@ -35,7 +35,7 @@ pub struct Pending {
 
 /// Reads the sent-ids value (`id,id,…`).
 pub fn decode_sent(value: &str) -> Vec<String> {
-    split(value, ',')
+    split(value, b',')
         .filter(|id| !id.is_empty())
         .map(String::from)
         .collect()
@@ -59,10 +59,10 @@ pub fn encode_sent(ids: &[String]) -> String {
 
 /// Reads the pending value: one `id<TAB>body` per line. Malformed lines are skipped.
 pub fn decode_pending(value: &str) -> Vec<Pending> {
-    split(value, '\n')
+    split(value, b'\n')
         .filter_map(|line| {
             let line = line.strip_suffix('\r').unwrap_or(line);
-            let (id, body) = cut(line, '\t')?;
+            let (id, body) = cut(line, b'\t')?;
             let ok = !id.is_empty() && body.starts_with('{') && body.ends_with('}');
             ok.then(|| Pending {
                 id: String::from(id),

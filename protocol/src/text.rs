@@ -1,11 +1,11 @@
 //! What the readers of cookies, query strings and stored values share: percent-decoding (`%` and
 //! two hex digits are that byte, any other `%` stays as it is, and the result must be UTF-8) and
-//! splitting on one separator. Both ship in the capture module's bundle, where every byte
+//! splitting on one ASCII separator. Both ship in the capture module's bundle, where every byte
 //! counts: the decoder is a few lines rather than the `percent-encoding` crate, its UTF-8 check
 //! a short loop rather than core's validator (unrolled for speed: about 1 KB of WebAssembly), and
-//! the split takes a `char` predicate rather than a `char`, because core's single-`char` searcher
-//! carries a slice-index panic whose message formats integers, code the bundle otherwise does
-//! without.
+//! the split is a byte search rather than core's `str::split`, whose searchers decode every
+//! character (and, for a single `char`, carry a slice-index panic whose message formats
+//! integers, code the bundle otherwise does without).
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -67,24 +67,36 @@ fn utf8(bytes: &[u8]) -> Option<String> {
     Some(out)
 }
 
-/// The parts of `text` between each `sep`, as `text.split(sep)` gives them.
-#[allow(clippy::manual_pattern_char_comparison)] // a predicate on purpose: see the module doc
-pub fn split(text: &str, sep: char) -> impl DoubleEndedIterator<Item = &str> {
-    text.split(move |c: char| c == sep)
+/// The parts of `text` between each `sep`, an ASCII byte, as `text.split(sep as char)` gives
+/// them.
+pub fn split(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    core::iter::from_fn(move || {
+        let text = rest?;
+        let (head, tail) = match cut(text, sep) {
+            Some((head, tail)) => (head, Some(tail)),
+            None => (text, None),
+        };
+        rest = tail;
+        Some(head)
+    })
 }
 
-/// `text` up to the first of `seps` (all of it when there is none), as
-/// `text.split(seps).next()`, through [`cut`]'s searcher.
-pub fn before_any<'a>(text: &'a str, seps: &[char]) -> &'a str {
+/// `text` up to the first of `seps`, ASCII bytes (all of it when there is none), as
+/// `text.split(seps).next()`.
+pub fn before_any<'a>(text: &'a str, seps: &[u8]) -> &'a str {
     seps.iter().fold(text, |text, &sep| {
         cut(text, sep).map_or(text, |(head, _)| head)
     })
 }
 
-/// `text` cut at the first `sep`, as `text.split_once(sep)`.
-#[allow(clippy::manual_pattern_char_comparison)] // a predicate on purpose: see the module doc
-pub fn cut(text: &str, sep: char) -> Option<(&str, &str)> {
-    text.split_once(move |c: char| c == sep)
+/// `text` cut at the first `sep`, an ASCII byte, as `text.split_once(sep as char)`. (An ASCII
+/// byte is never part of another character, so a byte search finds the same place.)
+pub fn cut(text: &str, sep: u8) -> Option<(&str, &str)> {
+    debug_assert!(sep.is_ascii());
+    let at = text.bytes().position(|b| b == sep)?;
+    let (head, tail) = text.split_at_checked(at)?;
+    Some((head, tail.get(1..)?))
 }
 
 fn hex(digit: u8) -> Option<u8> {
@@ -173,11 +185,20 @@ mod tests {
 
     #[test]
     fn split_and_cut_agree_with_str() {
-        for text in ["", ",", "a", "a,b", ",a,,b,", "ключ,значение", "a=b=c"] {
-            assert!(split(text, ',').eq(text.split(',')), "{text:?}");
-            assert_eq!(cut(text, '='), text.split_once('='), "{text:?}");
+        for text in [
+            "",
+            ",",
+            "a",
+            "a,b",
+            ",a,,b,",
+            "ключ,значение",
+            "a=b=c",
+            "é=,è",
+        ] {
+            assert!(split(text, b',').eq(text.split(',')), "{text:?}");
+            assert_eq!(cut(text, b'='), text.split_once('='), "{text:?}");
             let seps = [',', '='];
-            assert_eq!(before_any(text, &seps), text.split(seps).next().unwrap());
+            assert_eq!(before_any(text, b",="), text.split(seps).next().unwrap());
         }
     }
 

@@ -36,14 +36,14 @@ impl Touch {
         ts: u64,
     ) -> Self {
         let mut touch = Touch {
-            path: clip(before_any(path, &['?', '#'])),
+            path: clip(before_any(path, b"?#")),
             ts,
             ..Touch::default()
         };
         let query = search.strip_prefix('?').unwrap_or(search);
-        let query = split(query, '#').next().unwrap_or_default();
-        for pair in split(query, '&') {
-            let (key, value) = cut(pair, '=').unwrap_or((pair, ""));
+        let query = before_any(query, b"#");
+        for pair in split(query, b'&') {
+            let (key, value) = cut(pair, b'=').unwrap_or((pair, ""));
             let key = form_decode(key);
             let Some(slot) = touch.utm_slot(&key) else {
                 continue;
