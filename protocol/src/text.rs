@@ -14,21 +14,30 @@ use alloc::vec::Vec;
 /// `text` percent-decoded; `None` when the decoded bytes are not UTF-8 (a Windows-1251 link, an
 /// escape cut in the middle of a character). Borrowed when there is no `%` at all.
 pub fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
-    if !text.bytes().any(|b| b == b'%') {
+    decode(text, false, true)
+}
+
+/// `text` with each `+` read as a space when `plus` (form encoding) and each `%` escape decoded
+/// when `escapes`; `None` when the result is not UTF-8. Borrowed when there is nothing to change.
+pub(crate) fn decode(text: &str, plus: bool, escapes: bool) -> Option<Cow<'_, str>> {
+    if !text
+        .bytes()
+        .any(|b| (escapes && b == b'%') || (plus && b == b'+'))
+    {
         return Some(Cow::Borrowed(text));
     }
     let mut out = Vec::with_capacity(text.len());
     let mut rest = text.as_bytes();
     while let [b, tail @ ..] = rest {
         rest = tail;
-        if let (b'%', [high, low, after @ ..]) = (*b, tail) {
+        if let (true, b'%', [high, low, after @ ..]) = (escapes, *b, tail) {
             if let (Some(high), Some(low)) = (hex(*high), hex(*low)) {
                 out.push(high << 4 | low);
                 rest = after;
                 continue;
             }
         }
-        out.push(*b);
+        out.push(if plus && *b == b'+' { b' ' } else { *b });
     }
     utf8(&out).map(Cow::Owned)
 }

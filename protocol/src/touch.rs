@@ -5,7 +5,7 @@ use alloc::borrow::{Cow, ToOwned};
 use alloc::string::String;
 
 use crate::binding::Touch;
-use crate::text::{before_any, cut, percent_decode, split};
+use crate::text::{before_any, cut, decode, split};
 
 /// The query parameters a touchpoint keeps, in the order of [`Touch`]'s fields.
 pub const UTM_KEYS: [&str; 5] = [
@@ -102,20 +102,10 @@ impl Touch {
 /// does not decode to UTF-8 (a Windows-1251 link, a cut-off escape) is kept percent-encoded,
 /// as cookies are: nothing is lost, and a traffic condition can still match it.
 pub fn form_decode(component: &str) -> Cow<'_, str> {
-    let spaced: Cow<'_, str> = if component.bytes().any(|b| b == b'+') {
-        Cow::Owned(
-            component
-                .chars()
-                .map(|c| if c == '+' { ' ' } else { c })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(component)
-    };
-    match percent_decode(&spaced) {
-        Some(Cow::Owned(s)) => Cow::Owned(s),
-        Some(Cow::Borrowed(_)) | None => spaced,
-    }
+    // Only a decoded escape can make the text other than UTF-8: with spaces alone it stays so.
+    decode(component, true, true)
+        .or_else(|| decode(component, true, false))
+        .unwrap_or(Cow::Borrowed(component))
 }
 
 /// `value` cut to [`MAX_FIELD_LEN`] bytes at a char boundary. Written with `get`, not an index:
@@ -190,5 +180,7 @@ mod tests {
         // Windows-1251 escapes, as old ad links carry them: kept as sent (`+` still a space).
         assert_eq!(form_decode("%EF%F0%E8+%E2%E5%F2"), "%EF%F0%E8 %E2%E5%F2");
         assert_eq!(form_decode("%D0%BF%D1%80"), "пр");
+        assert_eq!(form_decode("%2B+1"), "+ 1", "an escaped + is a plus");
+        assert!(matches!(form_decode("plain"), Cow::Borrowed("plain")));
     }
 }
