@@ -5,9 +5,9 @@
 #                 a CDN);
 #   dist/npm/     the npm payload: index.js (start), index.d.ts, aidlink.js (glue, ESM),
 #                 aidlink_bg.wasm (built with the `npm` feature: options read by serde).
-# cargo (profile `wasm`: opt-level z, LTO, 1 CGU) → wasm-bindgen 0.2.130 → wasm-opt -Oz from
-# npm binaryen 132 (never Debian's binaryen 108: it emits modules that fail to load:
-# CONTRIBUTING.md, "Pitfalls").
+# cargo (profile `wasm`: opt-level z, LTO, 1 CGU; LLVM's inline threshold raised from opt-level
+# z's 5 to 30, below) → wasm-bindgen 0.2.130 → wasm-opt -Oz from npm binaryen 132 (never
+# Debian's binaryen 108: it emits modules that fail to load: CONTRIBUTING.md, "Pitfalls").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -26,8 +26,15 @@ work="$target_dir/bundle"
 wasm_features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
     --enable-mutable-globals --enable-reference-types --enable-multivalue)
 
+# LLVM inlines more than opt-level z lets it (threshold 5 → 30). At 5 it leaves calls such as
+# itoa's `999.try_into().expect(…)` out of line, whose error `Debug` and panic message then keep
+# core's formatting machinery in the module though the call is never made; from 20 to 40 the
+# script tag is 0.4 to 0.6 KB gzip smaller (at 45 and 50 it grows again): BENCHMARKS.md.
+inline_threshold=30
+
 build() { # $1 = extra cargo args; prints the path of the .wasm
-    cargo build --quiet --profile wasm --target wasm32-unknown-unknown -p aidlink $1 >&2
+    RUSTFLAGS="-C llvm-args=-inline-threshold=$inline_threshold${RUSTFLAGS:+ $RUSTFLAGS}" \
+        cargo build --quiet --profile wasm --target wasm32-unknown-unknown -p aidlink $1 >&2
     echo "$target_dir/wasm32-unknown-unknown/wasm/aidlink.wasm"
 }
 

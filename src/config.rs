@@ -1,7 +1,7 @@
 //! The module's settings, from the script tag's `data-*` attributes or the npm `start(options)`
 //! object (docs/contract.md), validated before anything is read or sent. Pure: host-tested.
 
-use aidlink_protocol::text::split;
+use aidlink_protocol::text::{before_any, split};
 use alloc::string::String;
 
 /// Where the settings came from; decides how a bad field is named in the console line.
@@ -193,7 +193,7 @@ impl Config {
 }
 
 fn names(list: &str) -> impl Iterator<Item = &str> {
-    split(list, ',').map(str::trim).filter(|n| !n.is_empty())
+    split(list, b',').map(str::trim).filter(|n| !n.is_empty())
 }
 
 /// At least one name, and every name a cookie token.
@@ -217,11 +217,8 @@ fn is_endpoint(e: &str) -> bool {
     let ok_chars = !e.is_empty() && e.bytes().all(|b| b.is_ascii_graphic());
     match rest {
         Some(rest) => {
-            ok_chars
-                && rest
-                    .split(['/', '?', '#'])
-                    .next()
-                    .is_some_and(|h| !h.is_empty() && !h.contains('@'))
+            let host = before_any(rest, b"/?#");
+            ok_chars && !host.is_empty() && !host.bytes().any(|b| b == b'@')
         }
         None => ok_chars && e.starts_with('/') && !e.starts_with("//"),
     }

@@ -60,7 +60,8 @@ impl Delivery {
     /// Takes up what storage holds: the sent ids and the undelivered bindings (on activation,
     /// when nothing is known yet).
     pub fn restore(&mut self, store: &impl Store) {
-        self.sent_ids = stored_sent(store);
+        // Nothing is known yet: the merge takes the stored sent ids as they are.
+        self.merge_stored(store);
         self.queue = stored_queue(store);
     }
 
@@ -172,17 +173,14 @@ impl Delivery {
             // all, so it is queued again rather than lost (and no longer stored as sent, which
             // the merge of the persist below would bring back).
             without(&mut self.sent_ids, &id);
-            if let Some(value) = store.load(pending::SENT_KEY) {
-                let mut stored = pending::decode_sent(&value);
-                without(&mut stored, &id);
-                store.save(pending::SENT_KEY, &pending::encode_sent(&stored));
-            }
             let mut queue = Vec::with_capacity(self.queue.len() + 1);
             queue.push(item);
             queue.append(&mut self.queue);
             self.queue = queue;
+            self.persist_without(store, Some(&id));
+        } else {
+            self.persist(store);
         }
-        self.persist(store);
         Settled::Retry { delay_ms }
     }
 
@@ -238,8 +236,16 @@ impl Delivery {
     /// Adds the sent ids other tabs stored to this page's, and drops what was sent from the
     /// queue (but not the request in flight, whose answer is still to come).
     pub fn merge_stored(&mut self, store: &impl Store) {
+        self.merge_without(store, None);
+    }
+
+    /// [`Delivery::merge_stored`], with `forget` dropped from the stored sent ids.
+    fn merge_without(&mut self, store: &impl Store, forget: Option<&str>) {
         if let Some(value) = store.load(pending::SENT_KEY) {
             let mut merged = pending::decode_sent(&value);
+            if let Some(id) = forget {
+                without(&mut merged, id);
+            }
             for id in take(&mut self.sent_ids) {
                 if !merged.contains(&id) {
                     merged.push(id);
@@ -256,7 +262,13 @@ impl Delivery {
     /// since: their sent ids are kept (and what they sent leaves this page's queue), their
     /// undelivered bindings stay stored for the next page load.
     pub fn persist(&mut self, store: &impl Store) {
-        self.merge_stored(store);
+        self.persist_without(store, None);
+    }
+
+    /// [`Delivery::persist`], with `forget` no longer stored as sent (a handed-over binding whose
+    /// request failed after all).
+    fn persist_without(&mut self, store: &impl Store, forget: Option<&str>) {
+        self.merge_without(store, forget);
         let mut stored = stored_queue(store);
         stored.retain(|p| !self.knows(&p.id));
         stored.extend(self.queue.iter().cloned());
@@ -274,13 +286,6 @@ fn without(ids: &mut Vec<String>, id: &str) {
 pub fn forget(store: &impl Store) {
     store.save(pending::SENT_KEY, "");
     store.save(pending::PENDING_KEY, "");
-}
-
-fn stored_sent(store: &impl Store) -> Vec<String> {
-    store
-        .load(pending::SENT_KEY)
-        .map(|v| pending::decode_sent(&v))
-        .unwrap_or_default()
 }
 
 fn stored_queue(store: &impl Store) -> Vec<Pending> {

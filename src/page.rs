@@ -34,6 +34,9 @@ extern "C" {
     fn console_error(line: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_namespace = console, js_name = warn)]
     fn console_warn(line: &str) -> Result<(), JsValue>;
+    /// `String(value)`: a number's `toString()`, which never throws.
+    #[wasm_bindgen(js_name = String)]
+    fn js_string(value: &JsValue) -> String;
 }
 
 /// `console.log`, never throwing.
@@ -74,13 +77,10 @@ pub fn id_string(value: &JsValue) -> Option<String> {
     if let Some(s) = value.as_string() {
         return Some(s);
     }
-    let n = value
+    value
         .as_f64()
-        .filter(|n| n.is_finite() && n.fract() == 0.0 && *n >= 0.0)?;
-    js_sys::Number::from(n)
-        .to_string_with_radix(10)
-        .ok()
-        .map(String::from)
+        .filter(|n| n.is_finite() && n.fract() == 0.0 && *n >= 0.0)
+        .map(|_| js_string(value))
 }
 
 /// `window.ct` when it is a function.

@@ -35,7 +35,7 @@ pub struct Pending {
 
 /// Reads the sent-ids value (`id,id,…`).
 pub fn decode_sent(value: &str) -> Vec<String> {
-    split(value, ',')
+    split(value, b',')
         .filter(|id| !id.is_empty())
         .map(String::from)
         .collect()
@@ -59,10 +59,10 @@ pub fn encode_sent(ids: &[String]) -> String {
 
 /// Reads the pending value: one `id<TAB>body` per line. Malformed lines are skipped.
 pub fn decode_pending(value: &str) -> Vec<Pending> {
-    split(value, '\n')
+    split(value, b'\n')
         .filter_map(|line| {
             let line = line.strip_suffix('\r').unwrap_or(line);
-            let (id, body) = cut(line, '\t')?;
+            let (id, body) = cut(line, b'\t')?;
             let ok = !id.is_empty() && body.starts_with('{') && body.ends_with('}');
             ok.then(|| Pending {
                 id: String::from(id),
@@ -88,7 +88,7 @@ pub fn encode_pending(items: &[Pending]) -> String {
     }
     let mut out = String::with_capacity(total);
     for item in items.iter().skip(items.len().saturating_sub(keep)) {
-        if item.body.contains(['\n', '\t']) || item.id.contains(['\n', '\t']) {
+        if breaks_line(&item.body) || breaks_line(&item.id) {
             continue;
         }
         out.push_str(&item.id);
@@ -97,6 +97,11 @@ pub fn encode_pending(items: &[Pending]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Holds a newline or a tab, which would break the line format.
+fn breaks_line(text: &str) -> bool {
+    text.bytes().any(|b| b == b'\n' || b == b'\t')
 }
 
 #[cfg(test)]
@@ -136,6 +141,16 @@ mod tests {
         let kept = decode_pending(&encoded);
         assert_eq!(kept.len(), 5);
         assert_eq!(kept.last(), items.last());
+    }
+
+    #[test]
+    fn an_item_that_would_break_the_line_format_is_not_stored() {
+        let mut tab = item(1, 1);
+        tab.body.insert(1, '\t');
+        let mut newline = item(2, 1);
+        newline.id.push('\n');
+        let kept = decode_pending(&encode_pending(&[tab, item(3, 1), newline]));
+        assert_eq!(kept, [item(3, 1)]);
     }
 
     #[test]

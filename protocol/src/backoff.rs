@@ -20,8 +20,15 @@ impl Backoff {
 
     /// The un-jittered delay before retry number `attempt` (0-based).
     pub fn ceiling(&self, attempt: u32) -> u64 {
-        let factor = 1u64.checked_shl(attempt.min(63)).unwrap_or(u64::MAX);
-        self.base_ms.saturating_mul(factor).min(self.cap_ms)
+        // `base · 2^attempt` (the exponent held at 63), capped. Shifts and a comparison rather
+        // than a saturating multiplication, whose overflow check is a 128-bit multiply
+        // (`__multi3`) on wasm32: when `base` exceeds `cap >> n` the product exceeds `cap`.
+        let n = attempt.min(63);
+        if self.base_ms > self.cap_ms >> n {
+            self.cap_ms
+        } else {
+            self.base_ms << n
+        }
     }
 
     /// The delay before retry `attempt` with "equal jitter": half fixed, half scaled by
@@ -41,7 +48,11 @@ impl Backoff {
         let own = self.delay(attempt, jitter);
         match retry_after_secs {
             Some(secs) => {
-                let asked = secs.saturating_mul(1000);
+                let asked = if secs > u64::MAX / 1000 {
+                    u64::MAX
+                } else {
+                    secs * 1000
+                };
                 own.max(asked.saturating_add(scaled(asked / 10, jitter)))
             }
             None => own,
@@ -69,7 +80,9 @@ pub fn parse_retry_after(value: &str) -> Option<u64> {
     // Digits only, and `None` past `u64::MAX`: what `str::parse` does, without its code.
     value.bytes().try_fold(0u64, |n, b| {
         let digit = b.is_ascii_digit().then(|| u64::from(b - b'0'))?;
-        n.checked_mul(10)?.checked_add(digit)
+        // `n · 10 + digit` fits exactly when `n ≤ (MAX − digit) / 10` (compared rather than
+        // checked_mul, whose overflow check is a 128-bit multiply on wasm32).
+        (n <= (u64::MAX - digit) / 10).then(|| n * 10 + digit)
     })
 }
 
@@ -85,6 +98,34 @@ mod tests {
             [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]
         );
         assert_eq!(Backoff::SEND.ceiling(u32::MAX), 60_000);
+    }
+
+    #[test]
+    fn ceiling_agrees_with_a_saturating_product() {
+        let values = [
+            0,
+            1,
+            2,
+            3,
+            999,
+            1000,
+            60_000,
+            1 << 40,
+            u64::MAX / 3,
+            u64::MAX,
+        ];
+        for base_ms in values {
+            for cap_ms in values {
+                for attempt in [0, 1, 2, 10, 31, 62, 63, 64, 100, u32::MAX] {
+                    let product = base_ms.saturating_mul(1 << attempt.min(63));
+                    assert_eq!(
+                        Backoff { base_ms, cap_ms }.ceiling(attempt),
+                        product.min(cap_ms),
+                        "{base_ms} {cap_ms} {attempt}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -106,6 +147,15 @@ mod tests {
         assert_eq!(b.delay_after(0, 1.0, Some(30)), 33_000);
         assert_eq!(b.delay_after(5, 1.0, Some(1)), 32_000);
         assert_eq!(b.delay_after(0, 0.0, None), 500);
+        assert_eq!(
+            b.delay_after(0, 0.0, Some(u64::MAX / 1000 + 1)),
+            u64::MAX,
+            "saturates"
+        );
+        assert_eq!(
+            b.delay_after(0, 0.0, Some(u64::MAX / 1000)),
+            u64::MAX / 1000 * 1000
+        );
         assert_eq!(parse_retry_after(" 120 "), Some(120));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);

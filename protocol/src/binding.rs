@@ -210,8 +210,9 @@ pub fn binding_id(site: &str, session: &str, aid: &str) -> String {
     let mut id = String::with_capacity(17);
     id.push('b');
     for shift in (0..16).rev() {
-        let nibble = ((hash >> (shift * 4)) & 0xf) as u32;
-        id.push(char::from_digit(nibble, 16).unwrap_or('0'));
+        let nibble = (hash >> (shift * 4)) & 0xf;
+        let digit = b"0123456789abcdef".get(nibble as usize).copied();
+        id.push(char::from(digit.unwrap_or(b'0')));
     }
     id
 }

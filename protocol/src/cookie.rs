@@ -27,8 +27,8 @@ pub const MAX_AID_LEN: usize = 256;
 /// `__r_aid_v__`). One pair of surrounding double quotes is stripped, then the value is
 /// percent-decoded; a value that does not decode to UTF-8 is returned raw.
 pub fn find<'a>(cookies: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    split(cookies, ';').find_map(|pair| {
-        let (key, value) = cut(pair, '=')?;
+    split(cookies, b';').find_map(|pair| {
+        let (key, value) = cut(pair, b'=')?;
         (key.trim() == name).then(|| decode(value.trim()))
     })
 }
@@ -124,8 +124,8 @@ pub struct CtIds<'a> {
 
 /// Splits a decoded `_ct_ids` value; `None` unless it has three non-empty parts.
 pub fn parse_ct_ids(value: &str) -> Option<CtIds<'_>> {
-    let (mod_id, rest) = cut(value, ':')?;
-    let (site_id, session) = cut(rest, ':')?;
+    let (mod_id, rest) = cut(value, b':')?;
+    let (site_id, session) = cut(rest, b':')?;
     let ids = CtIds {
         mod_id,
         site_id,

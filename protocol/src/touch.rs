@@ -5,7 +5,7 @@ use alloc::borrow::{Cow, ToOwned};
 use alloc::string::String;
 
 use crate::binding::Touch;
-use crate::text::{cut, percent_decode, split};
+use crate::text::{before_any, cut, decode, split};
 
 /// The query parameters a touchpoint keeps, in the order of [`Touch`]'s fields.
 pub const UTM_KEYS: [&str; 5] = [
@@ -36,14 +36,14 @@ impl Touch {
         ts: u64,
     ) -> Self {
         let mut touch = Touch {
-            path: clip(path.split(['?', '#']).next().unwrap_or_default()),
+            path: clip(before_any(path, b"?#")),
             ts,
             ..Touch::default()
         };
         let query = search.strip_prefix('?').unwrap_or(search);
-        let query = split(query, '#').next().unwrap_or_default();
-        for pair in split(query, '&') {
-            let (key, value) = cut(pair, '=').unwrap_or((pair, ""));
+        let query = before_any(query, b"#");
+        for pair in split(query, b'&') {
+            let (key, value) = cut(pair, b'=').unwrap_or((pair, ""));
             let key = form_decode(key);
             let Some(slot) = touch.utm_slot(&key) else {
                 continue;
@@ -102,31 +102,21 @@ impl Touch {
 /// does not decode to UTF-8 (a Windows-1251 link, a cut-off escape) is kept percent-encoded,
 /// as cookies are: nothing is lost, and a traffic condition can still match it.
 pub fn form_decode(component: &str) -> Cow<'_, str> {
-    let spaced: Cow<'_, str> = if component.bytes().any(|b| b == b'+') {
-        Cow::Owned(
-            component
-                .chars()
-                .map(|c| if c == '+' { ' ' } else { c })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(component)
-    };
-    match percent_decode(&spaced) {
-        Some(Cow::Owned(s)) => Cow::Owned(s),
-        Some(Cow::Borrowed(_)) | None => spaced,
-    }
+    // Only a decoded escape can make the text other than UTF-8: with spaces alone it stays so.
+    decode(component, true, true)
+        .or_else(|| decode(component, true, false))
+        .unwrap_or(Cow::Borrowed(component))
 }
 
+/// `value` cut to [`MAX_FIELD_LEN`] bytes at a char boundary. Written with `get`, not an index:
+/// a slice index carries a panic whose message formats the bounds and a `char` (the bundle's
+/// optimiser only sometimes proves it unreachable).
 fn clip(value: &str) -> String {
-    if value.len() <= MAX_FIELD_LEN {
-        return value.to_owned();
-    }
-    let mut end = MAX_FIELD_LEN;
+    let mut end = value.len().min(MAX_FIELD_LEN);
     while !value.is_char_boundary(end) {
         end -= 1;
     }
-    value[..end].to_owned()
+    value.get(..end).unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
@@ -190,5 +180,7 @@ mod tests {
         // Windows-1251 escapes, as old ad links carry them: kept as sent (`+` still a space).
         assert_eq!(form_decode("%EF%F0%E8+%E2%E5%F2"), "%EF%F0%E8 %E2%E5%F2");
         assert_eq!(form_decode("%D0%BF%D1%80"), "пр");
+        assert_eq!(form_decode("%2B+1"), "+ 1", "an escaped + is a plus");
+        assert!(matches!(form_decode("plain"), Cow::Borrowed("plain")));
     }
 }
