@@ -1,5 +1,6 @@
 //! Files and operator endpoints: the capture bundle from `server.assets_dir` (`.wasm` as
-//! `application/wasm`, ETag, a week of cache), other paths from `server.static_dir` when set,
+//! `application/wasm`, ETag, a week of cache, its `.gz` made by the build to browsers that accept
+//! gzip), other paths from `server.static_dir` when set,
 //! and `/healthz`, `/readyz`, `/metrics`.
 
 use std::path::Path;
@@ -60,6 +61,51 @@ fn etag(bytes: &[u8]) -> String {
     format!("\"{hash:016x}-{}\"", bytes.len())
 }
 
+/// Whether the request's `Accept-Encoding` takes gzip (RFC 9110 §12.5.3: `gzip` or `x-gzip`,
+/// else `*`, with a weight above 0).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let mut star = None;
+    for value in headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let weight = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .filter_map(|q| q.trim().parse::<f32>().ok())
+                .next()
+                .unwrap_or(1.0);
+            match coding.as_str() {
+                "gzip" | "x-gzip" => return weight > 0.0,
+                "*" => star = Some(weight > 0.0),
+                _ => {}
+            }
+        }
+    }
+    star.unwrap_or(false)
+}
+
+/// The gzip of `path` made beside it by the build (`NAME.gz`), when it is at least as new as
+/// the file itself (a bundle replaced without its `.gz` is sent as it is).
+async fn gzipped_beside(path: &Path) -> Option<Vec<u8>> {
+    let mut name = path.file_name()?.to_os_string();
+    name.push(".gz");
+    let gz = path.with_file_name(name);
+    let modified =
+        |p: std::path::PathBuf| async move { tokio::fs::metadata(p).await.ok()?.modified().ok() };
+    let (plain, packed) = (
+        modified(path.to_path_buf()).await?,
+        modified(gz.clone()).await?,
+    );
+    if packed < plain {
+        return None;
+    }
+    tokio::fs::read(gz).await.ok()
+}
+
 /// Any other `GET`: a bundle file, else the static site, else 404.
 pub async fn file(
     State(state): State<Arc<AppState>>,
@@ -77,7 +123,20 @@ pub async fn file(
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         && !name.starts_with('.');
     if plain {
-        if let Ok(bytes) = tokio::fs::read(Path::new(&config.server.assets_dir).join(name)).await {
+        let path = Path::new(&config.server.assets_dir).join(name);
+        let gzipped = if accepts_gzip(&headers) {
+            gzipped_beside(&path).await
+        } else {
+            None
+        };
+        let found = match gzipped {
+            Some(bytes) => Some((bytes, true)),
+            None => tokio::fs::read(&path)
+                .await
+                .ok()
+                .map(|bytes| (bytes, false)),
+        };
+        if let Some((bytes, gzip)) = found {
             let tag = etag(&bytes);
             if headers
                 .get_all(header::IF_NONE_MATCH)
@@ -85,7 +144,14 @@ pub async fn file(
                 .filter_map(|v| v.to_str().ok())
                 .any(|v| none_match(v, &tag))
             {
-                return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
+                return (
+                    StatusCode::NOT_MODIFIED,
+                    [
+                        (header::ETAG, tag),
+                        (header::VARY, "accept-encoding".into()),
+                    ],
+                )
+                    .into_response();
             }
             let mut response = bytes.into_response();
             let h = response.headers_mut();
@@ -101,6 +167,10 @@ pub async fn file(
                 header::ACCESS_CONTROL_ALLOW_ORIGIN,
                 HeaderValue::from_static("*"),
             );
+            h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            if gzip {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
             if let Ok(v) = HeaderValue::from_str(&tag) {
                 h.insert(header::ETAG, v);
             }
@@ -118,7 +188,26 @@ pub async fn file(
 
 #[cfg(test)]
 mod tests {
-    use super::none_match;
+    use super::{accepts_gzip, none_match};
+    use axum::http::{header, HeaderMap, HeaderValue};
+
+    #[test]
+    fn accept_encoding_takes_gzip_by_name_or_star_with_a_weight() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            accepts_gzip(&h)
+        };
+        assert!(with("gzip, deflate, br, zstd"), "Chromium's");
+        assert!(with("br;q=1.0, GZip;q=0.5"));
+        assert!(with("*"));
+        assert!(with("x-gzip"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("gzip;q=0, *"), "refused by name, whatever * says");
+        assert!(!with("br, deflate"));
+        assert!(!with("identity"));
+        assert!(!accepts_gzip(&HeaderMap::new()), "no header: as it is");
+    }
 
     #[test]
     fn if_none_match_compares_weakly_lists_and_star() {

@@ -125,3 +125,69 @@ async fn only_get_and_head_reach_files() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_bundle_goes_gzipped_to_browsers_that_accept_it() {
+    let assets = tempfile::tempdir().unwrap();
+    std::fs::write(assets.path().join("aidlink_bg.wasm"), b"\0asm plain").unwrap();
+    // The relay sends the build's .gz as it is (it never compresses): any bytes stand for it.
+    std::fs::write(assets.path().join("aidlink_bg.wasm.gz"), b"gzipped bytes").unwrap();
+    std::fs::write(assets.path().join("aidlink.js"), "/* only plain */").unwrap();
+    let mut config = Config::parse(include_str!("../../relay.example.toml")).unwrap();
+    config.server.assets_dir = assets.path().to_path_buf();
+    let get = |path: &str, accept: Option<&str>, if_none: Option<&str>| {
+        let mut request = Request::builder().uri(path);
+        if let Some(a) = accept {
+            request = request.header("accept-encoding", a);
+        }
+        if let Some(tag) = if_none {
+            request = request.header("if-none-match", tag);
+        }
+        router_with(config.clone()).oneshot(request.body(Body::empty()).unwrap())
+    };
+    let body = |r: axum::response::Response| async move {
+        axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap()
+    };
+
+    let packed = get("/aidlink_bg.wasm", Some("gzip, deflate, br"), None)
+        .await
+        .unwrap();
+    assert_eq!(packed.status(), StatusCode::OK);
+    assert_eq!(packed.headers()["content-encoding"], "gzip");
+    assert_eq!(packed.headers()["vary"], "accept-encoding");
+    assert_eq!(packed.headers()["content-type"], "application/wasm");
+    let packed_tag = packed.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(&body(packed).await[..], b"gzipped bytes");
+
+    let plain = get("/aidlink_bg.wasm", None, None).await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.headers()["vary"], "accept-encoding");
+    let plain_tag = plain.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(plain_tag, packed_tag, "each form has its own tag");
+    assert_eq!(&body(plain).await[..], b"\0asm plain");
+    let refused = get("/aidlink_bg.wasm", Some("gzip;q=0"), None)
+        .await
+        .unwrap();
+    assert_eq!(&body(refused).await[..], b"\0asm plain");
+
+    let cached = get("/aidlink_bg.wasm", Some("gzip"), Some(&packed_tag))
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+
+    // No .gz beside it: sent as it is.
+    let js = get("/aidlink.js", Some("gzip"), None).await.unwrap();
+    assert!(js.headers().get("content-encoding").is_none());
+    assert_eq!(&body(js).await[..], b"/* only plain */");
+
+    // A bundle replaced after its .gz was made: the stale .gz is not sent.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    let wasm = std::fs::File::options()
+        .write(true)
+        .open(assets.path().join("aidlink_bg.wasm"))
+        .unwrap();
+    wasm.set_modified(later).unwrap();
+    let stale = get("/aidlink_bg.wasm", Some("gzip"), None).await.unwrap();
+    assert!(stale.headers().get("content-encoding").is_none());
+    assert_eq!(&body(stale).await[..], b"\0asm plain");
+}
