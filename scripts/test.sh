@@ -43,7 +43,7 @@ step "release bundle" bash scripts/build-wasm.sh
 step "release smoke test (Node; Chromium, Firefox ESR, WebKit)" node scripts/smoke-release.mjs
 step "relay binary" cargo build -p aidlink-relay
 step "benchmarks (quick: the relay, then the capture in Chromium; each one runs; speed is not asserted)" bash scripts/bench.sh --quick
-step "reliability (quick: crash, outage, storage faults, hostile HTTP; lost must be 0)" bash scripts/reliability.sh --quick
+step "reliability (quick: crash, outage, storage faults, hostile HTTP, instances on PostgreSQL; lost must be 0)" bash scripts/reliability.sh --quick
 step "end-to-end (Chromium; the chain in Firefox ESR and WebKit) and npm package tests" node --test --test-concurrency=1 tests/e2e/ tests/npm/
 step "size report" bash scripts/size.sh
 
