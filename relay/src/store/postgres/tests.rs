@@ -111,16 +111,7 @@ async fn fresh() -> (Option<Scratch>, Arc<dyn Store>) {
 
 all_conformance_tests!(fresh());
 
-/// Tables that grow with traffic and time.
-const GROWING: [&str; 7] = [
-    "bindings",
-    "leads",
-    "lead_events",
-    "outbox",
-    "attempts",
-    "counters",
-    "audit",
-];
+use crate::store::conformance::GROWING;
 
 /// The sequential scans of growing tables in `statement`'s generic plan (parameters unknown,
 /// as a prepared statement runs), with sequential scans priced out so any usable index is

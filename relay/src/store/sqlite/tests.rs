@@ -18,17 +18,7 @@ async fn fresh() -> (tempfile::TempDir, Arc<dyn Store>) {
 
 all_conformance_tests!(fresh());
 
-/// Tables that grow with traffic and time: a statement that scans one of them gets slower
-/// every day.
-const GROWING: [&str; 7] = [
-    "bindings",
-    "leads",
-    "lead_events",
-    "outbox",
-    "attempts",
-    "counters",
-    "audit",
-];
+use crate::store::conformance::GROWING;
 
 /// The plan's reads of a growing table that get slower as it grows: a `SCAN` of it (every
 /// row or every index entry), or a `SEARCH` whose only constraint is the site (every row of
