@@ -1,5 +1,5 @@
 //! Ingest benchmark for BENCHMARKS.md: stores N bindings through the SQLite store (WAL,
-//! synchronous=FULL) from C concurrent tasks and reports throughput and how many transactions
+//! synced before each answer) from C concurrent tasks and reports throughput and how many transactions
 //! group commit needed. `cargo run --release -p aidlink-relay --example ingest_bench -- 4000 64`
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

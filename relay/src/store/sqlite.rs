@@ -1,10 +1,13 @@
-//! Embedded SQLite storage (rusqlite, bundled SQLite): WAL journal, `synchronous=FULL`, schema
-//! migrations by `user_version` (`schema`), every statement a constant (`sql`).
+//! Embedded SQLite storage (rusqlite, bundled SQLite): WAL journal, schema migrations by
+//! `user_version` (`schema`), every statement a constant (`sql`).
 //!
 //! Writes: one writer thread owns the writing connection and commits whatever requests are
-//! waiting in one transaction (group commit), so concurrent ingest costs one fsync per batch,
-//! not per request; each request runs in its own savepoint so one failure does not spoil its
-//! batch, and resolves only after its batch has committed. Reads (a decision's facts, the lead
+//! waiting in one transaction (group commit); each request runs in its own savepoint so one
+//! failure does not spoil its batch. A commit writes its pages to the WAL file, and a second
+//! thread, the syncer, makes them durable (`fdatasync` of the WAL, what `synchronous=FULL`
+//! would do inside the commit) while the writer goes on with the next batch: a request
+//! resolves only after the sync that followed its commit, so nothing is acknowledged before it
+//! is on the disk, and one sync covers every batch committed while the last one ran. Reads (a decision's facts, the lead
 //! API, `/metrics`) run on a few read-only connections beside it: WAL lets them read the last
 //! commit while the writer works, so no read waits behind a write and no write behind a read.
 
@@ -57,6 +60,48 @@ pub struct GroupCommitStats {
     pub commits: AtomicU64,
     /// Requests committed.
     pub requests: AtomicU64,
+    /// Syncs of the WAL file (each covers every batch committed before it began).
+    pub syncs: AtomicU64,
+}
+
+/// Makes everything committed so far durable; the default syncs the WAL file, tests stand in.
+type SyncWal = Box<dyn FnMut() -> std::io::Result<()> + Send>;
+
+/// The WAL file, held open for `fdatasync` beside SQLite's own handle to it (on Linux a sync
+/// covers the file, whichever descriptor wrote it). SQLite keeps writing to the file it opened
+/// for as long as the writer's connection lives; if the path stops naming that file (removed,
+/// or replaced by another), what is written there is gone at the next start, so the sync says
+/// so rather than vouch for it.
+struct WalFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    id: (u64, u64),
+}
+
+impl WalFile {
+    /// Opens the WAL of the database at `db` (it exists once a connection has read it).
+    fn open(db: &str) -> std::io::Result<WalFile> {
+        let path = std::path::absolute(format!("{db}-wal"))?;
+        let file = std::fs::File::open(&path)?;
+        let id = Self::id(&file.metadata()?);
+        Ok(WalFile { path, file, id })
+    }
+
+    fn id(meta: &std::fs::Metadata) -> (u64, u64) {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        let named = std::fs::metadata(&self.path).map(|m| Self::id(&m));
+        if named.ok() != Some(self.id) {
+            return Err(std::io::Error::other(format!(
+                "{} was removed or replaced while the relay ran: what SQLite writes to it would be lost at the next start",
+                self.path.display()
+            )));
+        }
+        self.file.sync_data()
+    }
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -66,23 +111,47 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 impl Sqlite {
     /// Opens (creating and migrating) the database at `path` and starts its writer thread.
     pub fn open(path: &str) -> Result<Sqlite, StoreError> {
+        Sqlite::open_with(path, None)
+    }
+
+    /// [`Sqlite::open`], with `sync` standing in for the WAL file's sync (tests).
+    fn open_with(path: &str, sync: Option<SyncWal>) -> Result<Sqlite, StoreError> {
         let conn = Connection::open(path).map_err(unavailable)?;
         schema::prepare_new(&conn).map_err(unavailable)?;
-        // The writer checkpoints only as a safety net (a WAL of ~40 MB); the checkpointer
-        // thread does it every half second, beside the writer, so no commit waits for one.
+        // `synchronous=NORMAL`: a commit writes the WAL without syncing it; the syncer thread
+        // syncs it before any request of the batch is answered, so the guarantee is FULL's.
+        // SQLite still syncs the WAL before each checkpoint copies it into the database, and
+        // the database before the WAL is reused. The writer checkpoints only as a safety net
+        // (a WAL of ~40 MB); the checkpointer thread does it every half second, beside the
+        // writer, so no commit waits for one.
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; \
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; \
              PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864; \
              PRAGMA cache_size=-65536;",
         )
         .map_err(unavailable)?;
         schema::migrate(&conn).map_err(unavailable)?;
+        // The migrations' own commits: on the disk before the relay serves anything.
+        let mut sync = match sync {
+            Some(sync) => sync,
+            None => {
+                let mut wal = WalFile::open(path).map_err(unavailable)?;
+                Box::new(move || wal.sync())
+            }
+        };
+        sync().map_err(unavailable)?;
         let (jobs, queue) = mpsc::channel::<Job>();
+        let (committed, to_sync) = mpsc::channel::<Vec<Completion>>();
         let stats = Arc::new(GroupCommitStats::default());
         let counters = stats.clone();
         std::thread::Builder::new()
             .name("aidlink-store".into())
-            .spawn(move || writer(conn, queue, &counters))
+            .spawn(move || writer(conn, queue, &committed, &counters))
+            .map_err(unavailable)?;
+        let counters = stats.clone();
+        std::thread::Builder::new()
+            .name("aidlink-sync".into())
+            .spawn(move || syncer(sync, &to_sync, &counters))
             .map_err(unavailable)?;
         let checkpoints = Connection::open(path).map_err(unavailable)?;
         checkpoints
@@ -121,7 +190,7 @@ impl Sqlite {
             Box::new(move |committed| {
                 let _ = done.send(match outcome {
                     Ok(value) if committed => Ok(value),
-                    Ok(_) => Err(unavailable("the transaction did not commit")),
+                    Ok(_) => Err(unavailable("the write did not reach the disk")),
                     Err(e) => Err(unavailable(e)),
                 });
             })
@@ -251,7 +320,12 @@ fn in_savepoint<T>(
     result
 }
 
-fn writer(conn: Connection, queue: mpsc::Receiver<Job>, stats: &GroupCommitStats) {
+fn writer(
+    conn: Connection,
+    queue: mpsc::Receiver<Job>,
+    committed: &mpsc::Sender<Vec<Completion>>,
+    stats: &GroupCommitStats,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -265,18 +339,40 @@ fn writer(conn: Connection, queue: mpsc::Receiver<Job>, stats: &GroupCommitStats
             continue;
         }
         let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
-        let committed = conn.execute_batch("COMMIT").is_ok();
-        if !committed {
+        if conn.execute_batch("COMMIT").is_err() {
             let _ = conn.execute_batch("ROLLBACK");
-        } else {
-            stats.commits.fetch_add(1, Ordering::Relaxed);
-            stats
-                .requests
-                .fetch_add(completions.len() as u64, Ordering::Relaxed);
+            completions.into_iter().for_each(|complete| complete(false));
+            continue;
         }
-        completions
-            .into_iter()
-            .for_each(|complete| complete(committed));
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats
+            .requests
+            .fetch_add(completions.len() as u64, Ordering::Relaxed);
+        // Answered by the syncer once the batch is on the disk; the writer goes on meanwhile.
+        if let Err(mpsc::SendError(completions)) = committed.send(completions) {
+            completions.into_iter().for_each(|complete| complete(false));
+        }
+    }
+}
+
+/// Answers committed batches once they are durable: takes every batch committed so far, syncs
+/// once, answers them all. After a failed sync the kernel may have dropped the pages it could
+/// not write, so no later sync can vouch for them: every write from then on fails (and with
+/// it `/readyz`) until the relay restarts and SQLite recovers from what the disk holds.
+fn syncer(mut sync: SyncWal, batches: &mpsc::Receiver<Vec<Completion>>, stats: &GroupCommitStats) {
+    let mut failed = false;
+    while let Ok(mut waiting) = batches.recv() {
+        while let Ok(more) = batches.try_recv() {
+            waiting.extend(more);
+        }
+        if !failed {
+            if let Err(e) = sync() {
+                tracing::error!(error = %e, "syncing the database's WAL file failed; storage refuses writes until the relay restarts");
+                failed = true;
+            }
+            stats.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        waiting.into_iter().for_each(|complete| complete(!failed));
     }
 }
 

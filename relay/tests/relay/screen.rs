@@ -91,7 +91,8 @@ async fn the_cookie_is_secure_when_a_trusted_proxy_says_https() {
     assert!(site
         .body
         .contains("src=&quot;https://relay.example/aidlink.js&quot;"));
-    let untrusted = Screen::open(tempfile::tempdir().unwrap().path(), "");
+    let untrusted_dir = tempfile::tempdir().unwrap();
+    let untrusted = Screen::open(untrusted_dir.path(), "");
     let request = axum::http::Request::post("/admin/sign-in")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header("x-forwarded-proto", "https")

@@ -1,6 +1,7 @@
 //! The SQLite store: the conformance suite, the query plan of every hot-path statement, and
 //! what only SQLite has (auto-vacuum, read connections beside the writer).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -215,4 +216,118 @@ fn the_free_space_of_the_databases_file_system_is_read() {
     let free = super::free_bytes(path.to_str().unwrap()).expect("statvfs answers");
     assert!(free > 0);
     assert!(super::free_bytes("/nonexistent-dir/aidlink.db").is_none());
+}
+
+fn binding(i: usize) -> aidlink_protocol::Binding {
+    aidlink_protocol::Binding::new(
+        "38342".into(),
+        format!("S{i}"),
+        None,
+        format!("Aid{i:0>20}"),
+        None,
+    )
+}
+
+/// Blocks each sync until the test lets it go; says when one starts.
+struct Gate {
+    started: std::sync::mpsc::Receiver<()>,
+    release: std::sync::mpsc::Sender<std::io::Result<()>>,
+}
+
+fn gated(path: &std::path::Path) -> (Sqlite, Gate) {
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<std::io::Result<()>>();
+    let mut opened = false;
+    let sync = Box::new(move || {
+        // The sync at open (the migrations' commits) passes at once.
+        if !std::mem::replace(&mut opened, true) {
+            return Ok(());
+        }
+        let _ = started_tx.send(());
+        released
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("test gone")))
+    });
+    let store = Sqlite::open_with(path.to_str().unwrap(), Some(sync)).unwrap();
+    (store, Gate { started, release })
+}
+
+async fn next_sync_starts(gate: &Gate) {
+    tokio::task::block_in_place(|| {
+        gate.started
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a sync starts after the commit")
+    });
+}
+
+fn is_ready<F: std::future::Future + Unpin>(future: &mut F) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(future).poll(&mut cx).is_ready()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_is_answered_only_after_the_wal_reaches_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, gate) = gated(&dir.path().join("aidlink.db"));
+    let mut put = store.put_binding(binding(1), 1_000);
+    next_sync_starts(&gate).await;
+    // Committed (the sync only starts after the commit), yet not answered.
+    assert_eq!(store.stats().commits.load(Ordering::Relaxed), 1);
+    assert!(!is_ready(&mut put), "answered before the WAL was synced");
+    gate.release.send(Ok(())).unwrap();
+    let stored = tokio::time::timeout(std::time::Duration::from_secs(10), put)
+        .await
+        .expect("answered once synced");
+    assert!(stored.unwrap());
+    assert_eq!(store.stats().syncs.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_failed_sync_every_write_fails_until_the_relay_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, gate) = gated(&dir.path().join("aidlink.db"));
+    let put = store.put_binding(binding(1), 1_000);
+    next_sync_starts(&gate).await;
+    gate.release
+        .send(Err(std::io::Error::other("EIO")))
+        .unwrap();
+    let within = std::time::Duration::from_secs(10);
+    let failed = tokio::time::timeout(within, put)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        failed.to_string(),
+        "storage unavailable: the write did not reach the disk"
+    );
+    // Committed after the failure: no sync is tried, none can vouch for it.
+    let later = tokio::time::timeout(within, store.probe_write(2_000))
+        .await
+        .unwrap();
+    assert!(
+        later.is_err(),
+        "a write after a failed sync was acknowledged"
+    );
+    assert!(gate.started.try_recv().is_err());
+}
+
+#[test]
+fn a_wal_removed_or_replaced_under_the_relay_fails_its_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("aidlink.db");
+    let wal_path = dir.path().join("aidlink.db-wal");
+    assert!(
+        super::WalFile::open(db.to_str().unwrap()).is_err(),
+        "no WAL file yet"
+    );
+    std::fs::write(&wal_path, b"frames").unwrap();
+    let mut wal = super::WalFile::open(db.to_str().unwrap()).unwrap();
+    wal.sync().unwrap();
+    // Replaced by another file: SQLite still writes to the one it opened, lost at restart.
+    std::fs::rename(&wal_path, dir.path().join("kept")).unwrap();
+    std::fs::write(&wal_path, b"other frames").unwrap();
+    let replaced = wal.sync().unwrap_err().to_string();
+    assert!(replaced.contains("was removed or replaced"), "{replaced}");
+    std::fs::remove_file(&wal_path).unwrap();
+    assert!(wal.sync().is_err(), "removed");
 }
