@@ -548,8 +548,12 @@ async function retention() {
   const perRow = (s) => s.db_bytes / s.bindings;
   const rowGrowth = perRow(last) / perRow(first);
   const us = (x) => fmt.ms(x);
-  row(`retention: one delete batch (${r.batch} rows) on the writer, ${fmt.n(stored)} stored`, `p50 ${us(r.batch_us.p50)}, p99 ${us(r.batch_us.p99)}, max ${us(r.batch_us.max)} (${r.batch_us.count} batches)`,
-    "p99 < 5 ms", verdict(r.batch_us.p99 < 5000));
+  // What retention costs every other write: how long each batch holds the writer (its
+  // statements and its commit). The round trip adds the queue before it and the WAL's sync
+  // after, which runs beside the writer.
+  row(`retention: one delete batch (${r.batch} rows) holds the writer, ${fmt.n(stored)} stored`, `p50 ${us(r.held_us.p50)}, p99 ${us(r.held_us.p99)}, max ${us(r.held_us.max)} (${r.held_us.count} batches)`,
+    "p99 < 5 ms", verdict(r.held_us.p99 < 5000));
+  row("retention: one delete batch, round trip (queue, batch, commit, sync)", `p50 ${us(r.batch_us.p50)}, p99 ${us(r.batch_us.p99)}, max ${us(r.batch_us.max)}`, "—", "");
   row("retention: a binding's commit while retention runs / without", `p99 ${us(r.ingest_during_us.p99)} / ${us(r.ingest_quiet_us.p99)}`, "p99 < 50 ms", verdict(r.ingest_during_us.p99 < 50_000));
   row(`retention: database file, day ${first.day} → day ${days} (${keep} days kept, ${fmt.n(perDay)} bindings a day)`,
     `${fmt.mb(first.db_bytes)} → ${fmt.mb(last.db_bytes)} (×${growth.toFixed(2)}; wal ${fmt.mb(last.wal_bytes)}) for ${fmt.n(first.bindings)} → ${fmt.n(last.bindings)} bindings: ${perRow(first).toFixed(0)} → ${perRow(last).toFixed(0)} B per stored binding (×${rowGrowth.toFixed(2)})`,

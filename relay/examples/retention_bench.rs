@@ -4,8 +4,9 @@
 //! bindings, then the day's retention pass (`pipeline::purge_before`, as the relay runs it) with
 //! the cutoff `RETENTION` days back. While each pass runs, one task keeps storing bindings and
 //! times each commit: what a browser would wait during retention. Prints one JSON line:
-//! the database's size at the end of every day, the longest retention batch, and ingest
-//! latency with and without retention running.
+//! the database's size at the end of every day, each retention batch's time on the writer (its
+//! statements and its commit) and from the caller (with the queue before it and the WAL's sync
+//! after), and ingest latency with and without retention running.
 //!
 //! `cargo run --release -p aidlink-relay --example retention_bench -- DAYS PER_DAY RETENTION DIR [BATCH]`
 use std::sync::Arc;
@@ -155,6 +156,7 @@ async fn main() {
     let t0 = 1_750_000_000_000_i64;
     let mut sizes = Vec::new();
     let mut batches_us: Vec<u64> = Vec::new();
+    let mut held_us: Vec<u64> = Vec::new();
     let mut during: Vec<u64> = Vec::new();
     let mut quiet: Vec<u64> = Vec::new();
     let mut purged_rows = 0_u64;
@@ -170,8 +172,9 @@ async fn main() {
         let pass = Instant::now();
         loop {
             let one = Instant::now();
-            let purged = store.purge(cutoff, batch).await.expect("purged");
+            let (purged, held) = store.purge_timed(cutoff, batch).await.expect("purged");
             batches_us.push(one.elapsed().as_micros() as u64);
+            held_us.push(held.as_micros() as u64);
             purged_rows += purged.total();
             if purged.bindings < u64::from(batch) && purged.leads < u64::from(batch) {
                 break;
@@ -208,6 +211,7 @@ async fn main() {
         );
     }
     batches_us.sort_unstable();
+    held_us.sort_unstable();
     during.sort_unstable();
     quiet.sort_unstable();
     let out = serde_json::json!({
@@ -220,6 +224,8 @@ async fn main() {
         "sizes": sizes,
         "batch_us": { "count": batches_us.len(), "p50": percentile(&batches_us, 0.5),
                       "p99": percentile(&batches_us, 0.99), "max": batches_us.last().copied().unwrap_or(0) },
+        "held_us": { "count": held_us.len(), "p50": percentile(&held_us, 0.5),
+                     "p99": percentile(&held_us, 0.99), "max": held_us.last().copied().unwrap_or(0) },
         "ingest_during_us": { "count": during.len(), "p50": percentile(&during, 0.5),
                               "p99": percentile(&during, 0.99), "max": during.last().copied().unwrap_or(0) },
         "ingest_quiet_us": { "count": quiet.len(), "p50": percentile(&quiet, 0.5),

@@ -23,6 +23,7 @@ mod tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aidlink_protocol::Binding;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
@@ -36,7 +37,14 @@ use super::{
 use crate::decide::{LeadFacts, StoredTouch, Verdict};
 use crate::webhook::Lead;
 
-type Completion = Box<dyn FnOnce(bool) + Send>;
+/// How a job's batch ended: durable or not, and how long its commit held the writer.
+#[derive(Clone, Copy)]
+struct Outcome {
+    durable: bool,
+    commit: Duration,
+}
+
+type Completion = Box<dyn FnOnce(Outcome) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
 /// Largest number of requests committed together.
@@ -141,7 +149,7 @@ impl Sqlite {
         };
         sync().map_err(unavailable)?;
         let (jobs, queue) = mpsc::channel::<Job>();
-        let (committed, to_sync) = mpsc::channel::<Vec<Completion>>();
+        let (committed, to_sync) = mpsc::channel::<(Vec<Completion>, Duration)>();
         let stats = Arc::new(GroupCommitStats::default());
         let counters = stats.clone();
         std::thread::Builder::new()
@@ -184,12 +192,24 @@ impl Sqlite {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> BoxFuture<'_, Result<T, StoreError>> {
+        let timed = self.run_timed(f);
+        Box::pin(async move { timed.await.map(|(value, _)| value) })
+    }
+
+    /// [`Sqlite::run`], with how long the write held the writer: its own statements plus
+    /// the commit of its batch (not the sync, which runs beside the writer).
+    fn run_timed<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<(T, Duration), StoreError>> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
+            let started = Instant::now();
             let outcome = in_savepoint(conn, f);
-            Box::new(move |committed| {
+            let ran = started.elapsed();
+            Box::new(move |batch: Outcome| {
                 let _ = done.send(match outcome {
-                    Ok(value) if committed => Ok(value),
+                    Ok(value) if batch.durable => Ok((value, ran + batch.commit)),
                     Ok(_) => Err(unavailable("the write did not reach the disk")),
                     Err(e) => Err(unavailable(e)),
                 });
@@ -202,6 +222,16 @@ impl Sqlite {
                 .await
                 .map_err(|_| unavailable("the storage thread has stopped"))?
         })
+    }
+
+    /// [`Store::purge`], with how long the batch held the writer (its statements and its
+    /// commit): what retention costs every other write (the retention benchmark).
+    pub fn purge_timed(
+        &self,
+        cutoff_ms: i64,
+        batch: u32,
+    ) -> BoxFuture<'_, Result<(Purged, Duration), StoreError>> {
+        self.run_timed(move |conn| write::purge(conn, cutoff_ms, batch))
     }
 
     /// Runs `f` on a read-only connection.
@@ -323,7 +353,7 @@ fn in_savepoint<T>(
 fn writer(
     conn: Connection,
     queue: mpsc::Receiver<Job>,
-    committed: &mpsc::Sender<Vec<Completion>>,
+    committed: &mpsc::Sender<(Vec<Completion>, Duration)>,
     stats: &GroupCommitStats,
 ) {
     while let Ok(first) = queue.recv() {
@@ -339,18 +369,30 @@ fn writer(
             continue;
         }
         let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
+        let commit_started = Instant::now();
         if conn.execute_batch("COMMIT").is_err() {
             let _ = conn.execute_batch("ROLLBACK");
-            completions.into_iter().for_each(|complete| complete(false));
+            let failed = Outcome {
+                durable: false,
+                commit: commit_started.elapsed(),
+            };
+            completions
+                .into_iter()
+                .for_each(|complete| complete(failed));
             continue;
         }
+        let commit = commit_started.elapsed();
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats
             .requests
             .fetch_add(completions.len() as u64, Ordering::Relaxed);
         // Answered by the syncer once the batch is on the disk; the writer goes on meanwhile.
-        if let Err(mpsc::SendError(completions)) = committed.send(completions) {
-            completions.into_iter().for_each(|complete| complete(false));
+        if let Err(mpsc::SendError((completions, commit))) = committed.send((completions, commit)) {
+            let lost = Outcome {
+                durable: false,
+                commit,
+            };
+            completions.into_iter().for_each(|complete| complete(lost));
         }
     }
 }
@@ -359,11 +401,16 @@ fn writer(
 /// once, answers them all. After a failed sync the kernel may have dropped the pages it could
 /// not write, so no later sync can vouch for them: every write from then on fails (and with
 /// it `/readyz`) until the relay restarts and SQLite recovers from what the disk holds.
-fn syncer(mut sync: SyncWal, batches: &mpsc::Receiver<Vec<Completion>>, stats: &GroupCommitStats) {
+fn syncer(
+    mut sync: SyncWal,
+    batches: &mpsc::Receiver<(Vec<Completion>, Duration)>,
+    stats: &GroupCommitStats,
+) {
     let mut failed = false;
-    while let Ok(mut waiting) = batches.recv() {
+    while let Ok(first) = batches.recv() {
+        let mut waiting = vec![first];
         while let Ok(more) = batches.try_recv() {
-            waiting.extend(more);
+            waiting.push(more);
         }
         if !failed {
             if let Err(e) = sync() {
@@ -372,7 +419,15 @@ fn syncer(mut sync: SyncWal, batches: &mpsc::Receiver<Vec<Completion>>, stats: &
             }
             stats.syncs.fetch_add(1, Ordering::Relaxed);
         }
-        waiting.into_iter().for_each(|complete| complete(!failed));
+        for (completions, commit) in waiting {
+            let outcome = Outcome {
+                durable: !failed,
+                commit,
+            };
+            completions
+                .into_iter()
+                .for_each(|complete| complete(outcome));
+        }
     }
 }
 

@@ -331,3 +331,21 @@ fn a_wal_removed_or_replaced_under_the_relay_fails_its_sync() {
     std::fs::remove_file(&wal_path).unwrap();
     assert!(wal.sync().is_err(), "removed");
 }
+
+#[tokio::test]
+async fn a_timed_purge_deletes_as_purge_does_and_says_how_long_it_held_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Sqlite::open(dir.path().join("aidlink.db").to_str().unwrap()).unwrap();
+    for i in 0..3 {
+        assert!(store.put_binding(binding(i), 1_000).await.unwrap());
+    }
+    let asked = std::time::Instant::now();
+    let (purged, held) = store.purge_timed(2_000, 2).await.unwrap();
+    let round_trip = asked.elapsed();
+    assert_eq!(purged.bindings, 2, "one batch of two");
+    assert!(
+        held > std::time::Duration::ZERO && held <= round_trip,
+        "{held:?} of {round_trip:?}"
+    );
+    assert_eq!(store.row_counts().await.unwrap().bindings, 1);
+}
