@@ -6,10 +6,12 @@
 //! failure does not spoil its batch. A commit writes its pages to the WAL file, and a second
 //! thread, the syncer, makes them durable (`fdatasync` of the WAL, what `synchronous=FULL`
 //! would do inside the commit) while the writer goes on with the next batch: a request
-//! resolves only after the sync that followed its commit, so nothing is acknowledged before it
-//! is on the disk, and one sync covers every batch committed while the last one ran. Reads (a decision's facts, the lead
-//! API, `/metrics`) run on a few read-only connections beside it: WAL lets them read the last
-//! commit while the writer works, so no read waits behind a write and no write behind a read.
+//! resolves only after the sync that followed its commit, so nothing is acknowledged before
+//! it is on the disk, and one sync covers every batch committed while the last one ran.
+//!
+//! Reads (a decision's facts, the lead API, `/metrics`) run on a few read-only connections
+//! beside it: WAL lets them read the last commit while the writer works, so no read waits
+//! behind a write and no write behind a read.
 
 mod read;
 mod rows;
@@ -618,7 +620,8 @@ impl Store for Sqlite {
     }
 
     fn purge(&self, cutoff_ms: i64, batch: u32) -> BoxFuture<'_, Result<Purged, StoreError>> {
-        self.run(move |conn| write::purge(conn, cutoff_ms, batch))
+        let timed = self.purge_timed(cutoff_ms, batch);
+        Box::pin(async move { timed.await.map(|(purged, _)| purged) })
     }
 
     fn reclaim(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
