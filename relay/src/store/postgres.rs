@@ -58,6 +58,12 @@ pub fn is_postgres(url: &str) -> bool {
 
 /// Whether a `postgres://` URL can be used by this build; why not.
 pub fn check_url(url: &str) -> Result<(), String> {
+    connection(url).map(|_| ())
+}
+
+/// What a `postgres://` URL connects with: its settings (without `sslrootcert`) and the TLS
+/// set-up `sslmode=require` uses; why the URL cannot be used.
+fn connection(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), String> {
     let (url, root_cert) = split_root_cert(url);
     let config = tokio_postgres::Config::from_str(&url).map_err(|e| {
         format!("not a PostgreSQL URL ({e}); e.g. postgres://aidlink:secret@db:5432/aidlink")
@@ -68,7 +74,7 @@ pub fn check_url(url: &str) -> Result<(), String> {
     if root_cert.is_some() && config.get_ssl_mode() != SslMode::Require {
         return Err("sslrootcert is read only with sslmode=require".into());
     }
-    tls(root_cert.as_deref()).map(|_| ())
+    Ok((config, tls(root_cert.as_deref())?))
 }
 
 /// `url` without its `sslrootcert=PATH` parameter (libpq's name, which tokio-postgres does
@@ -211,15 +217,12 @@ impl Postgres {
     /// Connects to `url` (`postgres://…`), migrates the schema (under an advisory lock) and
     /// keeps a pool per `options`. Fails when the server cannot be reached now.
     pub async fn open(url: &str, options: &Options) -> Result<Postgres, StoreError> {
-        check_url(url).map_err(StoreError::Unsupported)?;
-        let (url, root_cert) = split_root_cert(url);
-        let mut config = tokio_postgres::Config::from_str(&url).map_err(unavailable)?;
+        let (mut config, tls) = connection(url).map_err(StoreError::Unsupported)?;
         // TLS only when asked for with `sslmode=require`, and then verified; `prefer` (the
         // default) connects in the clear rather than trust an unverified certificate silently.
         if config.get_ssl_mode() != SslMode::Require {
             config.ssl_mode(SslMode::Disable);
         }
-        let tls = tls(root_cert.as_deref()).map_err(StoreError::Unsupported)?;
         let timeout_ms = options.statement_timeout.as_millis();
         let mut server_options = config.get_options().unwrap_or_default().to_string();
         server_options.push_str(&format!(" -c statement_timeout={timeout_ms}"));
