@@ -388,6 +388,56 @@ pub async fn attempts_move_the_lead_and_show_in_its_trail(store: &dyn Store) {
     assert_eq!(store.outbox_stats().await.unwrap().depth, 0);
 }
 
+/// A trail read while its lead's verdict commits shows the lead either undecided with its events
+/// unanswered, or decided with every event's reason: never the decision's events beside the lead
+/// row from before it (the operator would read "new" for a lead already judged). A race, so it
+/// is run over many leads with two readers each.
+pub async fn a_trail_is_read_from_one_snapshot(store: &dyn Store) {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    for i in 0..150 {
+        let lead = call(&format!("snap-{i}"), "calldisconnected", "S-snap");
+        store
+            .put_lead_event(SITE.into(), lead.clone(), 10)
+            .await
+            .unwrap();
+        let facts = store
+            .lead_facts(SITE.into(), lead.lead_id(), 50)
+            .await
+            .unwrap()
+            .unwrap();
+        let decided = AtomicBool::new(false);
+        let write = async {
+            let verdict = send(&lead, "AidSnap", 10, Cd::Default);
+            store
+                .record_verdict(SITE.into(), lead.lead_id(), facts.version, verdict, 10)
+                .await
+                .unwrap();
+            decided.store(true, Relaxed);
+        };
+        let read = || async {
+            loop {
+                let done = decided.load(Relaxed);
+                let t = store
+                    .trail(SITE.into(), lead.lead_id())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let answered = t.events.iter().filter(|e| e.reason.is_some()).count();
+                let whole = if t.status == LeadStatus::New {
+                    answered == 0
+                } else {
+                    answered == t.events.len()
+                };
+                assert!(whole, "a torn trail: {t:?}");
+                if done {
+                    break;
+                }
+            }
+        };
+        tokio::join!(write, read(), read());
+    }
+}
+
 pub async fn dead_letters_are_requeued_by_replay(store: &dyn Store) {
     queue(store, SITE, "8", "Aid8", 10).await;
     queue(store, SITE, "9", "Aid9", 10).await;
@@ -614,6 +664,7 @@ macro_rules! all_conformance_tests {
             claims_take_turns_between_sites_and_lease_what_they_take,
             postbacks_of_unlisted_sites_are_claimed_as_others,
             attempts_move_the_lead_and_show_in_its_trail,
+            a_trail_is_read_from_one_snapshot,
             dead_letters_are_requeued_by_replay,
             retention_deletes_old_settled_data_and_keeps_what_is_pending,
             storage_answers_pings_and_commits_write_probes,

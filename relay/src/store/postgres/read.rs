@@ -3,7 +3,7 @@
 
 use aidlink_protocol::Touch;
 use deadpool_postgres::{GenericClient, Object};
-use tokio_postgres::Row;
+use tokio_postgres::{IsolationLevel, Row};
 
 use super::{from_json, parse_status, sql, state_name, status_name, Failed, OutboxState};
 use crate::decide::{Candidate, LeadFacts, StoredTouch};
@@ -15,7 +15,7 @@ use crate::webhook::Lead;
 
 /// A prepared, cached statement's rows.
 pub(super) async fn rows(
-    c: &Object,
+    c: &impl GenericClient,
     statement: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<Row>, Failed> {
@@ -143,11 +143,20 @@ pub(super) async fn undecided(c: &Object, limit: u32) -> Result<Vec<(String, Str
         .collect())
 }
 
+/// A lead's trail, read from one snapshot: its row, events and attempts as one commit left
+/// them, never a decision's event beside the lead row from before it.
 pub(super) async fn trail(
-    c: &Object,
+    c: &mut Object,
     site: String,
     lead_id: String,
 ) -> Result<Option<Trail>, Failed> {
+    let tx = c
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let c = &tx;
     let found = rows(c, sql::TRAIL_LEAD, &[&site, &lead_id]).await?;
     let Some(row) = found.first() else {
         return Ok(None);
@@ -173,7 +182,7 @@ pub(super) async fn trail(
             url: r.get(3),
         })
         .collect();
-    Ok(Some(Trail {
+    let trail = Trail {
         status: parse_status(row.get(1))?,
         reason: row.get(2),
         judged_source: row.get(3),
@@ -184,7 +193,9 @@ pub(super) async fn trail(
         lead_id,
         events,
         attempts,
-    }))
+    };
+    tx.commit().await?;
+    Ok(Some(trail))
 }
 
 pub(super) async fn list(

@@ -138,11 +138,15 @@ pub(super) fn undecided(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<(
         .collect()
 }
 
+/// A lead's trail, read in one transaction so that its row, events and attempts come from one
+/// snapshot of the WAL: never a decision's event beside the lead row from before it.
 pub(super) fn trail(
     conn: &Connection,
     site: String,
     lead_id: String,
 ) -> rusqlite::Result<Option<Trail>> {
+    let tx = conn.unchecked_transaction()?;
+    let conn = &*tx;
     type Row = (
         String,
         LeadStatus,
