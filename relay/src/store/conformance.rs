@@ -69,21 +69,23 @@ pub async fn queue(store: &dyn Store, site: &str, id: &str, aid: &str, at: i64) 
     queue_cd(store, site, id, aid, at, Cd::Default).await
 }
 
-/// [`queue`] with the `cd` the decision gave.
-async fn queue_cd(store: &dyn Store, site: &str, id: &str, aid: &str, at: i64, cd: Cd) {
-    let lead = call(id, "calldisconnected", "S-q");
+/// Stores `lead`'s event at `at`; the lead's version, which a verdict on it names.
+async fn record_event(store: &dyn Store, site: &str, lead: &crate::webhook::Lead, at: i64) -> i64 {
     store
         .put_lead_event(site.into(), lead.clone(), at)
         .await
         .unwrap();
-    let facts = store
-        .lead_facts(site.into(), lead.lead_id(), 50)
-        .await
-        .unwrap()
-        .unwrap();
+    let facts = store.lead_facts(site.into(), lead.lead_id(), 50).await;
+    facts.unwrap().unwrap().version
+}
+
+/// [`queue`] with the `cd` the decision gave.
+async fn queue_cd(store: &dyn Store, site: &str, id: &str, aid: &str, at: i64, cd: Cd) {
+    let lead = call(id, "calldisconnected", "S-q");
+    let version = record_event(store, site, &lead, at).await;
     let verdict = send(&lead, aid, at, cd);
     let recorded = store
-        .record_verdict(site.into(), lead.lead_id(), facts.version, verdict, at)
+        .record_verdict(site.into(), lead.lead_id(), version, verdict, at)
         .await
         .unwrap();
     assert!(recorded);
@@ -396,20 +398,12 @@ pub async fn a_trail_is_read_from_one_snapshot(store: &dyn Store) {
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     for i in 0..150 {
         let lead = call(&format!("snap-{i}"), "calldisconnected", "S-snap");
-        store
-            .put_lead_event(SITE.into(), lead.clone(), 10)
-            .await
-            .unwrap();
-        let facts = store
-            .lead_facts(SITE.into(), lead.lead_id(), 50)
-            .await
-            .unwrap()
-            .unwrap();
+        let version = record_event(store, SITE, &lead, 10).await;
         let decided = AtomicBool::new(false);
         let write = async {
             let verdict = send(&lead, "AidSnap", 10, Cd::Default);
             store
-                .record_verdict(SITE.into(), lead.lead_id(), facts.version, verdict, 10)
+                .record_verdict(SITE.into(), lead.lead_id(), version, verdict, 10)
                 .await
                 .unwrap();
             decided.store(true, Relaxed);
