@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::html::{self, esc, options};
 use super::i18n::{Lang, T};
 use super::sites::{signed_page, tabs, Tab};
-use super::{field, operator, posted_form, respond, ScreenError, Visit};
+use super::{field, known_site, operator, posted_form, respond, ScreenError, Visit};
 use crate::http::AppState;
 use crate::outbox;
 use crate::store::screen::LeadCursor;
@@ -58,13 +58,6 @@ pub fn reason_text(lang: Lang, reason: &str) -> String {
     .to_string()
 }
 
-fn site_known(state: &AppState, site: &str) -> Result<(), ScreenError> {
-    match state.settings.current().site(site) {
-        Some(_) => Ok(()),
-        None => Err(ScreenError::NotFound),
-    }
-}
-
 /// A lead id as the log links it (`call-…`, `request-…`: letters, digits, `-_.`).
 fn plain(id: &str) -> bool {
     !id.is_empty()
@@ -83,7 +76,7 @@ pub async fn log(
 ) -> Response {
     let result = async {
         let op = operator(&state, &visit).await?;
-        site_known(&state, &site)?;
+        known_site(&state.settings.current(), &site)?;
         let lang = visit.lang;
         let wanted = field(&query, "status");
         let status = match wanted {
@@ -227,7 +220,7 @@ pub async fn retry(
 ) -> Response {
     let result = async {
         let (_, form) = posted_form(&state, &visit, &headers, body).await?;
-        site_known(&state, &site)?;
+        known_site(&state.settings.current(), &site)?;
         if !plain(&lead) {
             return Err(ScreenError::NotFound);
         }
@@ -275,7 +268,7 @@ pub async fn trail(
 ) -> Response {
     let result = async {
         let op = operator(&state, &visit).await?;
-        site_known(&state, &site)?;
+        known_site(&state.settings.current(), &site)?;
         let trail = state
             .store
             .trail(site.clone(), lead.clone())

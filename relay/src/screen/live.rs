@@ -17,7 +17,7 @@ use axum::Json;
 use super::html::{self, esc};
 use super::i18n::{Lang, T};
 use super::sites::{signed_page, tabs, Tab};
-use super::{operator, respond, ScreenError, Visit};
+use super::{known_site, operator, respond, ScreenError, Visit};
 use crate::http::AppState;
 use crate::store::screen::{kind, LiveEvent, COUNTER_BUCKET_MS};
 
@@ -129,15 +129,6 @@ fn describe(lang: Lang, event: &LiveEvent) -> (String, String, String) {
     }
 }
 
-fn known(state: &AppState, site: &str) -> Result<(), ScreenError> {
-    state
-        .settings
-        .current()
-        .site(site)
-        .map(|_| ())
-        .ok_or(ScreenError::NotFound)
-}
-
 /// `GET /admin/sites/{site}/live`.
 pub async fn page(
     State(state): State<Arc<AppState>>,
@@ -146,7 +137,7 @@ pub async fn page(
 ) -> Response {
     let result = async {
         let op = operator(&state, &visit).await?;
-        known(&state, &site)?;
+        known_site(&state.settings.current(), &site)?;
         let lang = visit.lang;
         let s = snapshot(&state, &site, lang).await?;
         let mut body = tabs(lang, &site, Tab::Live);
@@ -214,7 +205,7 @@ pub async fn json(
 ) -> Response {
     let result = async {
         operator(&state, &visit).await?;
-        known(&state, &site)?;
+        known_site(&state.settings.current(), &site)?;
         snapshot(&state, &site, visit.lang).await
     }
     .await;

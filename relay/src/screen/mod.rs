@@ -38,6 +38,7 @@ use axum::Router;
 
 use self::html::Frame;
 use self::i18n::{Lang, T};
+use crate::config::{Config, Site};
 use crate::http::{ApiError, AppState, ClientIp};
 use crate::store::screen::AdminSession;
 use crate::store::StoreError;
@@ -294,6 +295,11 @@ pub async fn operator(state: &AppState, visit: &Visit) -> Result<Operator, Scree
         }
         session::Alive::Yes => Ok(Operator { session: stored }),
     }
+}
+
+/// The running settings' site `id`, or the screen's "not found".
+pub fn known_site<'a>(config: &'a Config, id: &str) -> Result<&'a Site, ScreenError> {
+    config.site(id).ok_or(ScreenError::NotFound)
 }
 
 /// A posted form's fields, in order; the body read as the webhook's is (size cap, time

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::form::{self, Focus, SiteForm, View};
 use super::html::{self, esc};
 use super::i18n::{Lang, T};
-use super::{field, html_page, operator, posted_form, respond, session, Operator};
+use super::{field, html_page, known_site, operator, posted_form, respond, session, Operator};
 use super::{ScreenError, Visit};
 use crate::config::{Message, Problem, Site};
 use crate::http::AppState;
@@ -197,7 +197,7 @@ pub async fn show(
     let result = async {
         let op = operator(&state, &visit).await?;
         let current = state.settings.current();
-        let site = current.site(&site).ok_or(ScreenError::NotFound)?;
+        let site = known_site(&current, &site)?;
         let just_saved = field(&query, "saved") == "1";
         let around = around(&state, visit.lang, Some(site), just_saved).await?;
         let form = SiteForm::from_site(site);
@@ -223,7 +223,7 @@ pub async fn save(
     let result = async {
         let (op, posted) = posted_form(&state, &visit, &headers, body).await?;
         let current = state.settings.current();
-        let site = current.site(&site).ok_or(ScreenError::NotFound)?.clone();
+        let site = known_site(&current, &site)?.clone();
         let mut form = SiteForm::from_pairs(&posted);
         form.id = site.id.clone();
         submit(

@@ -15,7 +15,7 @@ use axum::response::Response;
 use super::html::{self, esc, options, Input};
 use super::i18n::{Lang, T};
 use super::sites::{signed_page, tabs, Tab};
-use super::{field, operator, posted_form, respond, Operator, ScreenError, Visit};
+use super::{field, known_site, operator, posted_form, respond, Operator, ScreenError, Visit};
 use crate::config::Site;
 use crate::decide::{self, Decision, Rule};
 use crate::http::AppState;
@@ -274,7 +274,7 @@ pub async fn page(
     let result = async {
         let op = operator(&state, &visit).await?;
         let config = state.settings.current();
-        let site = config.site(&site).ok_or(ScreenError::NotFound)?;
+        let site = known_site(&config, &site)?;
         let form = match field(&query, "from") {
             "" => TestForm::example(),
             lead => from_lead(&state, site, lead).await?,
@@ -296,7 +296,7 @@ pub async fn check(
     let result = async {
         let (op, posted) = posted_form(&state, &visit, &headers, body).await?;
         let config = state.settings.current();
-        let site = config.site(&site).ok_or(ScreenError::NotFound)?;
+        let site = known_site(&config, &site)?;
         let form = TestForm(posted.into_iter().filter(|(k, _)| k != "csrf").collect());
         let result = verdict(&state, visit.lang, site, &form);
         page_with(&state, &visit, &op, site, &form, Some(result)).await

@@ -260,8 +260,18 @@ async fn every_answer_has_the_strict_csp_and_pages_have_no_inline_script() {
             );
         }
     }
-    let unknown = screen.get("/admin/sites/99999", &cookie).await;
-    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    // A site the settings do not hold is "not found" on every page of it.
+    for path in [
+        "/admin/sites/99999",
+        "/admin/sites/99999/leads",
+        "/admin/sites/99999/leads/call-1",
+        "/admin/sites/99999/live",
+        "/admin/sites/99999/live.json",
+        "/admin/sites/99999/test",
+    ] {
+        let unknown = screen.get(path, &cookie).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{path}");
+    }
     // ?lang=en is remembered.
     let en = screen.get("/admin?lang=en", &cookie).await;
     let lang = en.headers[header::SET_COOKIE].to_str().unwrap();
