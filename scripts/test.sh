@@ -33,8 +33,9 @@ step "clippy (host)" cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy -p aidlink --target wasm32-unknown-unknown -- -D warnings
 step "cargo deny" cargo deny --workspace check licenses bans sources
 step "host tests (the PostgreSQL store's against the throwaway server)" cargo test --workspace
-step "relay integration suite again, on PostgreSQL (three instances, database outage)" \
-    env AIDLINK_TEST_STORAGE="$AIDLINK_TEST_POSTGRES" cargo test -p aidlink-relay --test relay
+step "relay integration suite again, on PostgreSQL over TLS (three instances, database outage)" \
+    env AIDLINK_TEST_STORAGE="$AIDLINK_TEST_POSTGRES?sslmode=require&sslrootcert=$AIDLINK_TEST_POSTGRES_CA" \
+    cargo test -p aidlink-relay --test relay
 step "fuzz (quick: each target 15 s; npm run fuzz for 10 M inputs each)" bash scripts/fuzz.sh --quick
 step "browser and node tests (wasm-bindgen-test, Chromium)" cargo test -p aidlink --target wasm32-unknown-unknown
 step "browser tests in Firefox ESR (quick: the 61 s timing test runs in Chromium)" bash scripts/browser-tests.sh firefox --quick

@@ -1,6 +1,7 @@
 //! Which storage the suite runs on: SQLite files in each test's temp dir, or, with
 //! `AIDLINK_TEST_STORAGE=postgres://…` (npm test runs the suite a second time so, on the server
-//! scripts/postgres.sh starts), a fresh PostgreSQL schema per relay or store. Tests that are
+//! scripts/postgres.sh starts, over TLS: `?sslmode=require&sslrootcert=…`), a fresh PostgreSQL
+//! schema per relay or store. Tests that are
 //! about SQLite's own files use SQLite either way.
 
 use std::path::Path;
@@ -35,7 +36,10 @@ fn fresh_schema(base: &str) -> String {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&base2, tokio_postgres::NoTls)
+            // Without the URL's parameters (`sslmode=require`, `sslrootcert`: the relay's,
+            // not this set-up's), in the clear.
+            let plain = base2.split('?').next().unwrap_or(&base2);
+            let (client, conn) = tokio_postgres::connect(plain, tokio_postgres::NoTls)
                 .await
                 .expect("the test PostgreSQL server answers");
             tokio::spawn(conn);
