@@ -495,6 +495,18 @@ impl Config {
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.site.iter().find(|s| s.id == id)
     }
+
+    /// Whether some site takes browsers' bindings from `origin` (CORS is answered for it).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.site.iter().any(|s| s.allows_origin(origin))
+    }
+}
+
+impl Site {
+    /// Whether this site's bindings may come from pages of `origin` (`allowed_origins`).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|a| a == origin)
+    }
 }
 
 fn mask(secret: &str) -> &'static str {

@@ -23,12 +23,7 @@ use crate::webhook::parse_lead;
 /// `OPTIONS /v1/bindings`: preflight for pages that send `application/json`.
 pub async fn binding_preflight(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let config = state.settings.current();
-    match origin(&headers).filter(|o| {
-        config
-            .site
-            .iter()
-            .any(|s| s.allowed_origins.iter().any(|a| a == o))
-    }) {
+    match origin(&headers).filter(|o| config.allows_origin(o)) {
         Some(o) => {
             let mut response = StatusCode::NO_CONTENT.into_response();
             cors(&mut response, &o);
@@ -138,12 +133,7 @@ pub async fn binding(
     let origin = origin(&headers);
     // CORS headers go on errors too, so the page's module can read the status (and not retry a
     // refusal as if it were a network error) whenever its origin belongs to a configured site.
-    let mut allow_origin = origin.clone().filter(|o| {
-        config
-            .site
-            .iter()
-            .any(|s| s.allowed_origins.iter().any(|a| a == o))
-    });
+    let mut allow_origin = origin.clone().filter(|o| config.allows_origin(o));
     let result = accept_binding(
         &state,
         &config,
@@ -226,7 +216,7 @@ async fn accept_binding(
         .site(&binding.site)
         .ok_or(ApiError::NotFound("unknown site"))?;
     if let Some(o) = origin {
-        if !site.allowed_origins.iter().any(|a| a == o) {
+        if !site.allows_origin(o) {
             *allow_origin = None;
             return Err(ApiError::Forbidden("origin not allowed for this site"));
         }
