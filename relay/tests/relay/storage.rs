@@ -128,7 +128,7 @@ async fn killed_with_pending_postbacks_and_restarted_delivers_each_once() {
     let before = rtb.postbacks().len();
     relay.spawn();
     // Postbacks the killed process had claimed wait out its lease (storage.outbox_lease_ms,
-    // 15 s) before the new one claims them.
+    // 6 s in this suite) before the new one claims them.
     for n in 0..5 {
         let t = relay.wait_status(&format!("call-6{n}"), "sent", 30).await;
         assert_eq!(t["status"], "sent", "{t}");

@@ -232,7 +232,9 @@ impl Relay {
         server_extra: &str,
         storage: &str,
     ) -> String {
-        // `server_extra` may set its own `listen` (a dual-stack `[::]:0`, say).
+        // `server_extra` may set its own `listen` (a dual-stack `[::]:0`, say). The outbox lease
+        // is the shortest the 1 s postback timeout allows (timeout + 5 s), so a test that kills
+        // a relay mid-claim waits 6 s for the claim to lapse, not the default 15 s.
         let listen = if server_extra.contains("listen =") {
             ""
         } else {
@@ -240,7 +242,7 @@ impl Relay {
         };
         format!(
             "[server]\n{listen}admin_token = \"{ADMIN}\"\n{server_extra}\n\
-             [storage]\nurl = \"{storage}\"\npool_size = 4\n\
+             [storage]\nurl = \"{storage}\"\npool_size = 4\noutbox_lease_ms = 6000\n\
              [rtbhouse]\nendpoint = \"{endpoint}\"\ntimeout_ms = 1000\nretry_base_ms = 100\nretry_cap_ms = 300\n\
              [[site]]\nid = \"38342\"\npkey = \"{PKEY}\"\ntagging_hash = \"{HASH}\"\n\
              webhook_token = \"{WEBHOOK_TOKEN}\"\nallowed_origins = [\"{ORIGIN}\"]\n{site_extra}\n"
