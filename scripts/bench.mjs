@@ -104,7 +104,9 @@ async function wrk({ url, threads, connections, seconds, args, until, timeout = 
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
-  const exited = new Promise((done) => child.on("exit", (code) => { children.delete(child); done(code); }));
+  // "close", not "exit": "exit" may come before the last of wrk's output has been read, and
+  // its summary is that last output.
+  const exited = new Promise((done) => child.on("close", (code) => { children.delete(child); done(code); }));
   let ended = false;
   exited.then(() => (ended = true));
   if (until) {
