@@ -1,8 +1,7 @@
 //! Which storage the suite runs on: SQLite files in each test's temp dir, or, with
 //! `AIDLINK_TEST_STORAGE=postgres://…` (npm test runs the suite a second time so, on the server
 //! scripts/postgres.sh starts, over TLS: `?sslmode=require&sslrootcert=…`), a fresh PostgreSQL
-//! schema per relay or store. Tests that are
-//! about SQLite's own files use SQLite either way.
+//! schema per relay or store. Tests that are about SQLite's own files use SQLite either way.
 
 use std::path::Path;
 use std::sync::Arc;
